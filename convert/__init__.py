@@ -1,0 +1,1 @@
+"""seekcode convert package."""

@@ -1,0 +1,1 @@
+"""seekcode lsp_server package."""

@@ -1,0 +1,1 @@
+"""seekcode model package."""
