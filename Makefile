@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 setup: $(VENV)/.installed
 
 demo: setup
-	$(BIN)/seekcode-lsp complete examples/demo.py:9:5
+	$(BIN)/seekcode-lsp complete examples/demo.py:13:9
 
 test: setup
 	$(BIN)/python -m pytest -q
