@@ -1,0 +1,281 @@
+"""In-process inference with llama-cpp-python, keeping the KV cache across requests.
+
+`LocalBackend` owns one `llama_cpp.Llama` and must be used from one thread (the
+scheduler's worker). Each `generate()` call compares the new prompt with the tokens
+already in the KV cache, keeps the longest common prefix, removes the rest with
+`llama_memory_seq_rm` (through `Llama.eval`, which trims from `n_tokens`) and evaluates
+only the new tail; `GenerationStats.evaluated_tokens` says how many that were.
+
+Prompt evaluation runs in chunks of `batch_size` tokens and generation one token at a
+time, checking the abort event in between, so a superseded request stops within one
+chunk. Whatever was evaluated before an abort stays in the cache and is reused next time.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lsp_server.backend.base import (
+    Generation,
+    GenerationStats,
+    ModelLoadError,
+    PromptTooLongError,
+    StopReason,
+)
+
+logger = logging.getLogger(__name__)
+
+GGUF_MAGIC = b"GGUF"
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    context_size: int = 4096
+    threads: int | None = None
+    batch_size: int = 256
+    reuse_prefix: bool = True  # False gives the naive engine: full prompt evaluation per call
+    seed: int = 0
+
+
+def check_gguf_file(path: Path) -> None:
+    """Raise ModelLoadError with an actionable sentence if `path` is not a readable GGUF."""
+    if not path.exists():
+        raise ModelLoadError(
+            f"Model file {path} does not exist; set 'seekcode.model' or SEEKCODE_MODEL to a GGUF file.",
+        )
+    if not path.is_file():
+        raise ModelLoadError(f"Model path {path} is not a file; point 'seekcode.model' at a .gguf file.")
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+    except OSError as error:
+        raise ModelLoadError(f"Model file {path} cannot be read ({error.strerror}); check its permissions.", str(error))
+    if magic != GGUF_MAGIC:
+        raise ModelLoadError(
+            f"Model file {path} is not a GGUF file; convert the model with seekcode-convert first.",
+            f"first bytes {magic!r}, expected {GGUF_MAGIC!r}",
+        )
+
+
+class LocalBackend:
+    """One llama.cpp model and context, with KV-prefix reuse between calls."""
+
+    def __init__(self, model_path: str | Path, options: BackendOptions = BackendOptions()) -> None:
+        self.model_path = Path(model_path)
+        self.options = options
+        check_gguf_file(self.model_path)
+        self._llama = _load_llama(self.model_path, options)
+        self._vocab = self._llama._model.vocab
+        self._piece_cache: dict[int, bytes] = {}
+        self.context_size = self._llama.n_ctx()
+
+    # -- vocabulary ---------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        return self._llama.n_vocab()
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self._llama.metadata)
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokens of plain text; special-token spellings in the text stay plain text."""
+        if not text:
+            return []
+        return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def token_text(self, token_id: int) -> str:
+        """The vocabulary entry of a token as stored in the GGUF (special tokens included)."""
+        return self._llama._model.token_get_text(token_id)
+
+    def token_piece(self, token_id: int) -> bytes:
+        """The bytes a token contributes to generated text (special tokens render too)."""
+        piece = self._piece_cache.get(token_id)
+        if piece is None:
+            piece = _token_to_piece(self._vocab, token_id)
+            self._piece_cache[token_id] = piece
+        return piece
+
+    def is_end_of_generation(self, token_id: int) -> bool:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token_id))
+
+    def token_id(self, text: str) -> int | None:
+        """The id of a token whose vocabulary entry is exactly `text` (special tokens too)."""
+        ids = self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        if len(ids) == 1 and self.token_text(ids[0]) == text:
+            return ids[0]
+        return None
+
+    # -- KV cache -----------------------------------------------------------
+
+    @property
+    def cached_tokens(self) -> list[int]:
+        """Tokens whose keys and values are in the cache right now, in order."""
+        return [int(token) for token in self._llama._input_ids]
+
+    def reset(self) -> None:
+        """Forget the cache; the next call evaluates its whole prompt."""
+        self._llama.reset()
+
+    def _reuse_prefix(self, prompt: Sequence[int]) -> int:
+        """Trim the cache to the longest prefix it shares with `prompt`; return its length."""
+        llama = self._llama
+        if not self.options.reuse_prefix:
+            llama.n_tokens = 0
+            return 0
+        cached = llama._input_ids
+        common = 0
+        limit = min(len(cached), len(prompt))
+        while common < limit and cached[common] == prompt[common]:
+            common += 1
+        # The last prompt token must be evaluated again to get fresh logits to sample from.
+        common = min(common, len(prompt) - 1)
+        if common < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, common, -1):
+            logger.info("this model's memory cannot drop a suffix; evaluating the whole prompt")
+            common = 0
+        llama.n_tokens = common
+        return common
+
+    def _evaluate(self, tokens: Sequence[int], abort: threading.Event) -> bool:
+        """Evaluate `tokens` after the cache in batches; False if aborted in between."""
+        batch_size = self.options.batch_size
+        for start in range(0, len(tokens), batch_size):
+            if abort.is_set():
+                return False
+            self._llama.eval(tokens[start : start + batch_size])
+        return True
+
+    # -- generation ---------------------------------------------------------
+
+    def generate(
+        self,
+        prompt_tokens: Sequence[int],
+        *,
+        max_tokens: int,
+        stop_ids: Collection[int] = (),
+        temperature: float = 0.0,
+        top_k: int = 40,
+        top_p: float = 0.95,
+        abort: threading.Event | None = None,
+        on_text: Callable[[str], bool] | None = None,
+    ) -> Generation:
+        """Continue `prompt_tokens`, streaming decoded text to `on_text`.
+
+        `on_text(piece)` returns True when the text so far is a complete suggestion;
+        generation then stops at once. Generation also stops at an end-of-generation
+        token, a token in `stop_ids` (neither is part of the result), `max_tokens`, or
+        when `abort` is set.
+        """
+        abort = abort or threading.Event()
+        prompt = [int(token) for token in prompt_tokens]
+        if not prompt:
+            raise ValueError("the prompt is empty; a completion prompt needs at least one token.")
+        room = self.context_size - len(prompt)
+        if room < 1:
+            raise PromptTooLongError(
+                f"the prompt has {len(prompt)} tokens but the context holds {self.context_size}; lower the prompt budgets."
+            )
+        max_tokens = min(max_tokens, room)
+        stats = GenerationStats(prompt_tokens=len(prompt))
+
+        started = time.perf_counter()
+        stats.reused_tokens = self._reuse_prefix(prompt)
+        tail = prompt[stats.reused_tokens :]
+        completed = self._evaluate(tail, abort)
+        stats.evaluated_tokens = self._llama.n_tokens - stats.reused_tokens
+        stats.prompt_ms = (time.perf_counter() - started) * 1000
+        if not completed:
+            return Generation("", [], StopReason.ABORTED, stats)
+
+        started = time.perf_counter()
+        generation = self._sample_loop(max_tokens, set(stop_ids), temperature, top_k, top_p, abort, on_text)
+        stats.generate_ms = (time.perf_counter() - started) * 1000
+        stats.generated_tokens = len(generation.token_ids)
+        generation.stats = stats
+        return generation
+
+    def _sample_loop(
+        self,
+        max_tokens: int,
+        stop_ids: set[int],
+        temperature: float,
+        top_k: int,
+        top_p: float,
+        abort: threading.Event,
+        on_text: Callable[[str], bool] | None,
+    ) -> Generation:
+        llama = self._llama
+        sampler = llama._init_sampler(temp=temperature, top_k=top_k, top_p=top_p, min_p=0.0)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pieces: list[str] = []
+        token_ids: list[int] = []
+        try:
+            while True:
+                if abort.is_set():
+                    return Generation("".join(pieces), token_ids, StopReason.ABORTED)
+                token = sampler.sample(llama._ctx, -1)
+                if token in stop_ids or self.is_end_of_generation(token):
+                    return Generation("".join(pieces), token_ids, StopReason.END_OF_GENERATION)
+                token_ids.append(token)
+                piece = decoder.decode(self.token_piece(token))
+                pieces.append(piece)
+                if piece and on_text is not None and on_text(piece):
+                    return Generation("".join(pieces), token_ids, StopReason.EARLY_STOP)
+                if len(token_ids) >= max_tokens:
+                    return Generation("".join(pieces), token_ids, StopReason.MAX_TOKENS)
+                llama.eval([token])
+        finally:
+            sampler.close()
+
+    def close(self) -> None:
+        self._llama.close()
+
+
+def _token_to_piece(vocab: ctypes.c_void_p, token_id: int) -> bytes:
+    import llama_cpp
+
+    size = 64
+    while True:
+        buffer = ctypes.create_string_buffer(size)
+        written = llama_cpp.llama_token_to_piece(vocab, token_id, buffer, size, 0, True)
+        if written >= 0:
+            return buffer.raw[:written]
+        size = -written
+
+
+def _load_llama(model_path: Path, options: BackendOptions):
+    try:
+        import llama_cpp
+    except ImportError as error:
+        raise ModelLoadError(
+            "llama-cpp-python is not installed; run `pip install llama-cpp-python==0.3.36`.", str(error)
+        ) from error
+    threads = options.threads
+    try:
+        return llama_cpp.Llama(
+            model_path=str(model_path),
+            n_ctx=options.context_size,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_batch=options.batch_size,
+            n_ubatch=options.batch_size,
+            seed=options.seed,
+            logits_all=False,
+            verbose=False,
+        )
+    except Exception as error:  # llama.cpp reports every load failure as a bare ValueError
+        raise ModelLoadError(
+            f"llama.cpp could not load {model_path}; check that it is a complete GGUF of a supported "
+            "architecture (re-download or re-convert it).",
+            f"{type(error).__name__}: {error}",
+        ) from error

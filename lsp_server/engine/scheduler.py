@@ -1,0 +1,129 @@
+"""One worker thread that owns the model and runs jobs one at a time.
+
+A job is a callable `job(abort: threading.Event) -> result`, run on the worker thread;
+long jobs check `abort` between tokens. `submit(key, job)` returns a
+`concurrent.futures.Future`. A newer job with the same key (a document URI)
+supersedes the older ones: a queued one is dropped, a running one is aborted
+mid-generation. Superseded and cancelled jobs resolve to `None`, never to an error, so
+an editor typing fast sees empty results instead of an error storm.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Job = Callable[[threading.Event], T]
+
+
+@dataclass(eq=False)
+class _Task(Generic[T]):
+    key: Hashable | None
+    job: Job[T]
+    future: Future[T | None] = field(default_factory=Future)
+    abort: threading.Event = field(default_factory=threading.Event)
+
+
+def _resolve(future: Future[Any], result: Any = None, error: BaseException | None = None) -> None:
+    """Settle a future unless the caller already cancelled it."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass
+
+
+class Scheduler:
+    def __init__(self, name: str = "seekcode-worker") -> None:
+        self._pending: collections.deque[_Task[Any]] = collections.deque()
+        self._running: _Task[Any] | None = None
+        self._condition = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, key: Hashable | None, job: Job[T]) -> Future[T | None]:
+        """Queue `job`; a non-None `key` supersedes earlier jobs with the same key."""
+        task: _Task[T] = _Task(key, job)
+        with self._condition:
+            if self._closed:
+                raise RuntimeError("the scheduler is closed; no more jobs can run.")
+            if key is not None:
+                self._supersede(key)
+            self._pending.append(task)
+            self._condition.notify()
+        return task.future
+
+    def cancel(self, future: Future[Any]) -> None:
+        """Drop the job behind `future` if queued, abort it if running."""
+        with self._condition:
+            for task in self._pending:
+                if task.future is future:
+                    self._pending.remove(task)
+                    _resolve(task.future, None)
+                    return
+            if self._running is not None and self._running.future is future:
+                self._running.abort.set()
+
+    def _supersede(self, key: Hashable) -> None:
+        for task in [task for task in self._pending if task.key == key]:
+            self._pending.remove(task)
+            _resolve(task.future, None)
+        if self._running is not None and self._running.key == key:
+            self._running.abort.set()
+
+    @property
+    def queued(self) -> int:
+        with self._condition:
+            return len(self._pending)
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Abort the running job, drop queued ones and stop the worker."""
+        with self._condition:
+            self._closed = True
+            while self._pending:
+                _resolve(self._pending.popleft().future, None)
+            if self._running is not None:
+                self._running.abort.set()
+            self._condition.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def _next_task(self) -> _Task[Any] | None:
+        with self._condition:
+            while not self._pending and not self._closed:
+                self._condition.wait()
+            if self._closed:
+                return None
+            task = self._pending.popleft()
+            self._running = task
+            return task
+
+    def _work(self) -> None:
+        while (task := self._next_task()) is not None:
+            try:
+                if not task.future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    result = task.job(task.abort)
+                except BaseException as error:  # delivered to the waiter, never kills the worker
+                    if task.abort.is_set():
+                        _resolve(task.future, None)
+                    else:
+                        logger.exception("job for %s failed", task.key)
+                        _resolve(task.future, error=error)
+                else:
+                    _resolve(task.future, None if task.abort.is_set() else result)
+            finally:
+                with self._condition:
+                    self._running = None

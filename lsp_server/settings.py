@@ -1,0 +1,132 @@
+"""Server settings: defaults, then CLI flags, then initializationOptions, then
+workspace/didChangeConfiguration (section "seekcode"), each layer overriding the last.
+
+Editors send camelCase keys (`{"model": "...", "contextSize": 4096}`); snake_case is
+accepted too. The model path resolves as: explicit setting (flag or editor), then the
+`SEEKCODE_MODEL` environment variable, then the GGUF bundled in `lsp_server/default_model`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from lsp_server import default_model
+
+MODEL_ENV_VAR = "SEEKCODE_MODEL"
+CONFIG_SECTION = "seekcode"
+
+
+class SettingsError(ValueError):
+    """A setting with the wrong type or an impossible value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str | None = None
+    context_size: int = 4096
+    threads: int | None = None
+    batch_size: int = 256
+    max_tokens: int = 64
+    temperature: float = 0.0
+    enabled: bool = True
+    # Per-language switch, by LSP languageId; languages not listed follow `enabled`.
+    languages: Mapping[str, bool] = field(default_factory=dict)
+    prefix_tokens: int = 1024
+    suffix_tokens: int = 256
+    context_tokens: int = 512
+    multiline: bool = True
+
+    def is_enabled_for(self, language_id: str) -> bool:
+        return bool(self.languages.get(language_id, self.enabled))
+
+    def merged(self, overrides: Mapping[str, Any] | None) -> "Settings":
+        """A copy with `overrides` applied; raises SettingsError naming a bad key."""
+        if not overrides:
+            return self
+        if not isinstance(overrides, Mapping):
+            raise SettingsError(f"settings must be a JSON object, got {type(overrides).__name__}.")
+        changes: dict[str, Any] = {}
+        for raw_key, value in overrides.items():
+            key = _snake_case(str(raw_key))
+            if key not in _FIELD_TYPES:
+                continue  # unknown keys belong to other features or newer clients
+            changes[key] = _coerce(key, value)
+        return dataclasses.replace(self, **changes)
+
+
+_FIELD_TYPES: dict[str, Any] = {
+    "model": (str, type(None)),
+    "context_size": int,
+    "threads": (int, type(None)),
+    "batch_size": int,
+    "max_tokens": int,
+    "temperature": float,
+    "enabled": bool,
+    "languages": dict,
+    "prefix_tokens": int,
+    "suffix_tokens": int,
+    "context_tokens": int,
+    "multiline": bool,
+}
+
+_MINIMUMS: dict[str, float] = {
+    "context_size": 256,
+    "threads": 1,
+    "batch_size": 1,
+    "max_tokens": 1,
+    "temperature": 0.0,
+    "prefix_tokens": 16,
+    "suffix_tokens": 0,
+    "context_tokens": 0,
+}
+
+
+def _snake_case(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).replace("-", "_").lower()
+
+
+def _coerce(key: str, value: Any) -> Any:
+    expected = _FIELD_TYPES[key]
+    if key == "model" and isinstance(value, str):
+        value = value.strip() or None
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    wrong_bool = isinstance(value, bool) and expected is not bool
+    if wrong_bool or not isinstance(value, expected):
+        wanted = expected.__name__ if isinstance(expected, type) else " or ".join(
+            "null" if t is type(None) else t.__name__ for t in expected
+        )
+        raise SettingsError(f"setting '{key}' must be {wanted}, got {value!r}.")
+    if key in _MINIMUMS and value is not None and value < _MINIMUMS[key]:
+        raise SettingsError(f"setting '{key}' must be at least {_MINIMUMS[key]}, got {value!r}.")
+    if key == "languages":
+        bad = [name for name, flag in value.items() if not isinstance(flag, bool)]
+        if bad:
+            raise SettingsError(f"setting 'languages' maps language ids to true/false; '{bad[0]}' is not a boolean.")
+        value = dict(value)
+    return value
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    path: Path | None
+    source: str  # "setting", "environment", "bundled" or "none"
+
+
+def resolve_model(settings: Settings, environ: Mapping[str, str] | None = None) -> ModelChoice:
+    """Which GGUF to load: explicit setting, then $SEEKCODE_MODEL, then the bundled model."""
+    environ = os.environ if environ is None else environ
+    if settings.model:
+        return ModelChoice(Path(settings.model).expanduser(), "setting")
+    from_env = environ.get(MODEL_ENV_VAR, "").strip()
+    if from_env:
+        return ModelChoice(Path(from_env).expanduser(), "environment")
+    bundled = default_model.bundled_model_path()
+    if bundled is not None:
+        return ModelChoice(bundled, "bundled")
+    return ModelChoice(None, "none")
