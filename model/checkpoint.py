@@ -45,7 +45,7 @@ _SAFETENSORS_DTYPES = {
 }
 
 
-class CheckpointError(Exception):
+class CheckpointError(ValueError):
     """A checkpoint directory that cannot be read or written as asked."""
 
 
