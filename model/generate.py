@@ -96,7 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed for sampling")
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
                         help="weights dtype for the run (default float32)")
-    parser.add_argument("--no-bos", action="store_true", help="do not prepend the BOS token")
+    parser.add_argument("--no-bos", action="store_true", help="do not prepend the BOS token (added when the tokenizer has one)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     model = load_model(args.checkpoint, dtype=args.dtype)
     tokenizer = Tokenizer.from_dir(args.checkpoint)
-    prompt_ids = tokenizer.encode(prompt, add_bos=not args.no_bos)
+    prompt_ids = tokenizer.encode(prompt, add_bos=tokenizer.bos_id is not None and not args.no_bos)
     stop_ids = set(model.config.eos_token_ids)
     if tokenizer.eos_id is not None:
         stop_ids.add(tokenizer.eos_id)
