@@ -1,8 +1,8 @@
 """Stream tensors into a GGUF file: all tensor infos first, then each tensor's data as it is made.
 
 ``GGUFWriter.add_tensor`` would keep every tensor until the file is written; declaring
-tensor infos up front (``add_tensor_info``) and then writing one tensor at a time
-(``write_tensor_data``) keeps only the tensor being converted in memory.
+tensor infos up front (``add_tensor_info``) and then writing one tensor at a time keeps
+only the tensor being converted in memory.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def write_gguf(
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_ti_data_to_file()
+        assert writer.fout is not None and len(writer.fout) == 1
+        fout = writer.fout[0]
         with tqdm(total=sum(t.nbytes for t in tensors), unit="B", unit_scale=True, disable=None,
                   desc=progress_label, leave=False) as bar:
             for index, tensor in enumerate(tensors, start=1):
@@ -61,13 +63,15 @@ def write_gguf(
                 data = tensor.make()
                 if data.nbytes != tensor.nbytes:
                     raise AssertionError(f"{tensor.name}: made {data.nbytes} bytes, planned {tensor.nbytes}")
-                writer.write_tensor_data(data)
+                # not write_tensor_data: numpy's tofile reports a short write without errno,
+                # a file write raises ENOSPC/EFBIG as such
+                writer.write_padding(fout, fout.tell())
+                fout.write(np.ascontiguousarray(data).reshape(-1).view(np.uint8).data)
+                writer.write_padding(fout, data.nbytes)
                 del data
                 bar.update(tensor.nbytes)
-        writer.flush()
-        assert writer.fout is not None
-        for fout in writer.fout:
-            os.fsync(fout.fileno())
+        fout.flush()
+        os.fsync(fout.fileno())
     finally:
         writer.close()
 
