@@ -1,0 +1,32 @@
+"""Cut the suggestion at the first special token that leaked into the text.
+
+A leaked FIM marker, end-of-text or file separator means the model left the hole: what
+follows belongs to another part of the file or another file.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lsp_server.engine.postprocess.base import Context, Suggestion
+
+# Spellings of the families we know, for models whose own list was not passed in.
+_GENERIC = re.compile(
+    r"<\|(?:fim_[a-z]+|file_sep|repo_name|endoftext|im_end|im_start|file_separator|EOT)\|>"
+    r"|<｜[^｜]{1,30}｜>"
+    r"|<(?:fim_prefix|fim_suffix|fim_middle|fim_pad|file_sep|repo_name|PRE|SUF|MID|EOT)>"
+    r"|</s>|<eos>|<end_of_turn>"
+)
+
+
+def strip_special_tokens(suggestion: Suggestion, context: Context) -> Suggestion:
+    text = suggestion.text
+    cut = len(text)
+    for special in context.special_texts:
+        at = text.find(special)
+        if 0 <= at < cut:
+            cut = at
+    match = _GENERIC.search(text)
+    if match is not None and match.start() < cut:
+        cut = match.start()
+    return suggestion if cut == len(text) else Suggestion(text[:cut])
