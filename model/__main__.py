@@ -16,6 +16,7 @@ import sys
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("model.generate", "generate a continuation of a prompt with a checkpoint"),
+    "tiny": ("model.tiny", "write a tiny random DeepSeek-Coder-shaped checkpoint"),
 }
 
 log = logging.getLogger("model")

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
+from tqdm import tqdm
 
 from model.config import CONFIG_FILE, ModelConfig
 from model.transformer import Transformer
@@ -280,15 +281,20 @@ def _as_dtype(dtype: torch.dtype | str | None, config: ModelConfig) -> torch.dty
 
 
 def load_model(directory: str | Path, dtype: torch.dtype | str | None = None,
-               device: torch.device | str = "cpu") -> Transformer:
-    """A Transformer with the directory's weights (in ``dtype``, default the config's), in eval mode."""
+               device: torch.device | str = "cpu", progress: bool = False) -> Transformer:
+    """A Transformer with the directory's weights (in ``dtype``, default the config's), in eval mode.
+
+    ``progress`` shows a tqdm bar on stderr when it is a terminal.
+    """
     reader = open_checkpoint(directory)
     config = reader.config
     check_tensors(str(reader.directory), config, {name: reader.shape(name) for name in reader.names()})
     target = _as_dtype(dtype, config)
     with torch.device("meta"):
         model = Transformer(config)
-    state = {name: reader.get(name).to(device=device, dtype=target) for name in expected_shapes(config)}
+    names = tqdm(expected_shapes(config), desc="loading weights", unit="tensor", leave=False,
+                 disable=None if progress else True)
+    state = {name: reader.get(name).to(device=device, dtype=target) for name in names}
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval()
 

@@ -1,7 +1,8 @@
 """Text generation with the KV cache: greedy, or temperature + top-p sampling.
 
-CLI: ``python -m model generate DIR --prompt TEXT [--max-tokens N]
-[--temperature T --top-p P --seed S]`` prints only the continuation on stdout.
+CLI: ``python -m model generate DIR --prompt TEXT [--suffix TEXT] [--max-tokens N]
+[--temperature T --top-p P --seed S]`` prints only the continuation on stdout (with
+``--suffix``, the middle of a fill-in-the-middle prompt).
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ def continuation_text(tokenizer, prompt_ids: list[int], new_ids: list[int]) -> s
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", metavar="DIR", help="Hugging Face-layout checkpoint directory with tokenizer.json")
     parser.add_argument("--prompt", required=True, help="prompt text ('-' reads it from stdin)")
+    parser.add_argument("--suffix", default=None,
+                        help="text after the cursor: --prompt becomes the prefix of a fill-in-the-middle prompt "
+                             "in the tokenizer's FIM format")
     parser.add_argument("--max-tokens", type=int, default=64, help="most tokens to generate (default 64)")
     parser.add_argument("--temperature", type=float, default=0.0, help="sampling temperature; 0 is greedy (default)")
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default 1.0)")
@@ -105,13 +109,27 @@ def run(args: argparse.Namespace) -> int:
 
     sampling = Sampling(args.temperature, args.top_p, args.seed)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    model = load_model(args.checkpoint, dtype=args.dtype)
     tokenizer = Tokenizer.from_dir(args.checkpoint)
-    prompt_ids = tokenizer.encode(prompt, add_bos=tokenizer.bos_id is not None and not args.no_bos)
-    stop_ids = set(model.config.eos_token_ids)
-    if tokenizer.eos_id is not None:
-        stop_ids.add(tokenizer.eos_id)
+    model = load_model(args.checkpoint, dtype=args.dtype, progress=True)
+    stop_ids = set(model.config.eos_token_ids) | ({tokenizer.eos_id} - {None})
+    add_bos = tokenizer.bos_id is not None and not args.no_bos
+    if args.suffix is not None:
+        prompt, fim_uses_bos, fim_stop_ids = fim_request(tokenizer, prompt, args.suffix)
+        add_bos = add_bos and fim_uses_bos
+        stop_ids |= fim_stop_ids
+    prompt_ids = tokenizer.encode(prompt, add_bos=add_bos)
     new_ids = generate(model, prompt_ids, args.max_tokens, sampling, stop_ids)
     sys.stdout.write(continuation_text(tokenizer, prompt_ids, new_ids))
     sys.stdout.flush()
     return 0
+
+
+def fim_request(tokenizer, prefix: str, suffix: str) -> tuple[str, bool, set[int]]:
+    """(FIM prompt text, whether the family starts with BOS, ids that end the middle) for the tokenizer's family."""
+    from model.fim import detect_fim_format, fim_prompt
+
+    fmt = detect_fim_format(tokenizer)
+    if fmt is None:
+        raise ValueError("--suffix needs a tokenizer with fill-in-the-middle tokens, and this one has none; drop --suffix.")
+    stop_ids = {tokenizer.token_id(token) for token in fmt.stop_tokens} - {None}
+    return fim_prompt(fmt, prefix, suffix), fmt.uses_bos, stop_ids

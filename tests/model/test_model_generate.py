@@ -130,3 +130,22 @@ def test_cli_error_is_one_line_without_traceback(tmp_path):
     assert result.stdout == ""
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     assert "missing" in result.stderr
+
+
+def test_cli_fim_prompt_uses_the_deepseek_layout(tiny_dir):
+    from model.checkpoint import load_model
+    from model.generate import continuation_text, fim_request
+    from model.tokenizer import Tokenizer
+
+    result = run_cli("generate", str(tiny_dir), "--prompt", "def add(a, b):\n    return ", "--suffix", "\n\nprint(add(1, 2))\n",
+                     "--max-tokens", "6")
+    assert result.returncode == 0, result.stderr
+
+    tokenizer = Tokenizer.from_dir(tiny_dir)
+    text, uses_bos, stops = fim_request(tokenizer, "def add(a, b):\n    return ", "\n\nprint(add(1, 2))\n")
+    assert text.startswith("<｜fim▁begin｜>") and text.endswith("<｜fim▁end｜>") and uses_bos
+    prompt_ids = tokenizer.encode(text, add_bos=True)
+    assert prompt_ids[:2] == [32013, 32016] and prompt_ids[-1] == 32017  # BOS, fim begin ... fim end as single tokens
+    model = load_model(tiny_dir)
+    new_ids = generate(model, prompt_ids, max_tokens=6, stop_ids=stops | {32014})
+    assert result.stdout == continuation_text(tokenizer, prompt_ids, new_ids)
