@@ -6,9 +6,9 @@ BOS/EOS come from ``tokenizer_config.json`` (by token content, as Hugging Face w
 
 Special-token parsing: by default, added tokens written in the text (``<｜fim▁begin｜>``,
 ``<|fim_prefix|>``, ``<|endoftext|>``...) are encoded as their single ids, which FIM prompts
-need. ``parse_special=False`` encodes *special* (control) tokens as plain text instead; added
-tokens that are not special (DeepSeek-Coder's FIM markers are user-defined tokens) are still
-matched, exactly as llama.cpp does with ``parse_special=false``.
+need. ``parse_special=False`` matches no added token at all: the whole text goes through
+byte-level BPE, so file contents that happen to contain marker strings stay plain text. (That is
+stricter than llama.cpp's ``parse_special=false``, which still matches user-defined tokens.)
 """
 
 from __future__ import annotations
@@ -37,6 +37,14 @@ def _token_content(entry: Any) -> str | None:
     raise TokenizerError(f"special token entry {entry!r} in {TOKENIZER_CONFIG_FILE} is neither a string nor a token dict.")
 
 
+def _without_added_tokens(tokenizer_json: str) -> str:
+    """The same tokenizer with no added-token matching (the BPE model still knows every id)."""
+    data = json.loads(tokenizer_json)
+    data["added_tokens"] = []
+    data["post_processor"] = None  # it names BOS as an added token
+    return json.dumps(data)
+
+
 class Tokenizer:
     """Byte-level BPE tokenizer from a ``tokenizer.json`` (+ optional ``tokenizer_config.json``)."""
 
@@ -44,11 +52,9 @@ class Tokenizer:
         config = config or {}
         try:
             self._parsing = tokenizers.Tokenizer.from_str(tokenizer_json)
-            self._literal = tokenizers.Tokenizer.from_str(tokenizer_json)
+            self._literal = tokenizers.Tokenizer.from_str(_without_added_tokens(tokenizer_json))
         except Exception as exc:  # the Rust side raises a bare Exception on malformed JSON
             raise TokenizerError(f"tokenizer.json could not be loaded ({exc}); rebuild it with `python -m model.vocab`.") from exc
-        # A second instance instead of toggling one, so concurrent encodes never see the wrong mode.
-        self._literal.encode_special_tokens = True
         self.bos_token: str | None = _token_content(config.get("bos_token"))
         self.eos_token: str | None = _token_content(config.get("eos_token"))
         self.adds_bos: bool = bool(config.get("add_bos_token", False))

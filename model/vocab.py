@@ -161,12 +161,16 @@ def tokenizer_json_from_vocab(vocab: GgufVocab) -> dict[str, Any]:
             f"tokenizer model {vocab.model!r} is not supported; only byte-level BPE ('gpt2') vocabularies are."
         )
     normalizer, pre_tokenizer = pre_tokenization(vocab.pre)
+    # Every token goes into the BPE vocab, added ones too: the tokenizers library keeps an added
+    # token's id only when the model already knows the token, and otherwise renumbers it after the
+    # model vocab (which breaks StarCoder, whose control tokens are ids 0-37).
     bpe_vocab: dict[str, int] = {}
     added: list[dict[str, Any]] = []
     for token_id, (content, token_type) in enumerate(zip(vocab.tokens, vocab.token_types)):
-        if token_type in (TokenType.NORMAL, TokenType.BYTE):
-            bpe_vocab[content] = token_id
-        else:
+        if content in bpe_vocab:
+            raise VocabError(f"token {content!r} appears twice (ids {bpe_vocab[content]} and {token_id}); the vocabulary is corrupt.")
+        bpe_vocab[content] = token_id
+        if token_type not in (TokenType.NORMAL, TokenType.BYTE):
             added.append(_added_token(token_id, content, _is_special(content, token_type)))
     merges = []
     for merge in vocab.merges:
