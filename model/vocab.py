@@ -253,22 +253,28 @@ def write_vocab_files(vocab: GgufVocab, out_dir: str | Path) -> list[Path]:
     return written
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("gguf", type=Path, help="vocab-only or full-model GGUF file")
+    parser.add_argument("out_dir", type=Path, help="directory to write the tokenizer files into")
+
+
+def run(args: argparse.Namespace) -> int:
+    for path in write_tokenizer_files(args.gguf, args.out_dir):
+        print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m model.vocab",
         description="Rebuild tokenizer.json and tokenizer_config.json from the vocabulary in a GGUF file.",
     )
-    parser.add_argument("gguf", type=Path, help="vocab-only or full-model GGUF file")
-    parser.add_argument("out_dir", type=Path, help="directory to write the tokenizer files into")
-    args = parser.parse_args(argv)
+    add_arguments(parser)
     try:
-        written = write_tokenizer_files(args.gguf, args.out_dir)
-    except VocabError as exc:
+        return run(parser.parse_args(argv))
+    except (VocabError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    for path in written:
-        print(path)
-    return 0
 
 
 if __name__ == "__main__":
