@@ -53,6 +53,15 @@ def random_model(config: ModelConfig, seed: int = 0) -> Transformer:
     return randomize_(Transformer(config), seed).eval()
 
 
+@pytest.fixture(autouse=True)
+def single_torch_thread():
+    """Tiny models run fastest on one thread; on a shared 2-core machine extra threads only contend."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def tokens() -> Callable[..., torch.Tensor]:
     def make(batch: int = 2, length: int = 24, seed: int = 0) -> torch.Tensor:

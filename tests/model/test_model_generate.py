@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,7 +103,9 @@ def tiny_dir(tmp_path_factory) -> Path:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "model", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    env = dict(os.environ, OMP_NUM_THREADS="1")  # a tiny model: extra threads only contend on a shared machine
+    return subprocess.run([sys.executable, "-m", "model", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
 
 
 def test_cli_prints_only_the_greedy_continuation(tiny_dir):
