@@ -75,6 +75,11 @@ class Scheduler:
             if self._running is not None and self._running.future is future:
                 self._running.abort.set()
 
+    def supersede(self, key: Hashable) -> None:
+        """Drop queued jobs for `key` and abort its running one, without queueing another."""
+        with self._condition:
+            self._supersede(key)
+
     def _supersede(self, key: Hashable) -> None:
         for task in [task for task in self._pending if task.key == key]:
             self._pending.remove(task)

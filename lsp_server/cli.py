@@ -1,0 +1,200 @@
+"""`seekcode-lsp`: serve LSP over stdio (no arguments), or one-shot commands.
+
+    seekcode-lsp [--model M] [--ctx-size N] [--threads N] ...      serve on stdin/stdout
+    seekcode-lsp complete FILE:LINE:COLUMN [--model M] ...          print a suggestion
+
+LINE and COLUMN are 1-based, as editors and compilers print them; COLUMN counts
+characters (code points). Errors are one sentence on stderr; `--verbose` adds the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lsp_server.settings import Settings, SettingsError
+
+logger = logging.getLogger("lsp_server")
+
+LANGUAGE_BY_SUFFIX = {
+    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
+    ".jsx": "javascriptreact", ".ts": "typescript", ".tsx": "typescriptreact", ".go": "go", ".rs": "rust",
+    ".java": "java", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp", ".cs": "csharp",
+    ".rb": "ruby", ".php": "php", ".lua": "lua", ".sh": "shellscript", ".bash": "shellscript",
+    ".kt": "kotlin", ".swift": "swift", ".scala": "scala", ".sql": "sql", ".md": "markdown",
+    ".json": "json", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".html": "html", ".css": "css",
+}
+
+
+class CliError(Exception):
+    """A user mistake on the command line; printed as one sentence, exit status 2."""
+
+
+def _settings_flags() -> argparse.ArgumentParser:
+    # SUPPRESS: a flag absent from the command line leaves no attribute, so the
+    # subcommand's copy of the flags does not reset what was given before it.
+    flags = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    group = flags.add_argument_group("model and engine settings")
+    group.add_argument("--model", help="GGUF model file (default: $SEEKCODE_MODEL, then the bundled model)")
+    group.add_argument("--ctx-size", type=int, dest="context_size", help="context window in tokens (default 4096)")
+    group.add_argument("--threads", type=int, help="CPU threads for llama.cpp (default: llama.cpp's choice)")
+    group.add_argument("--batch-size", type=int, dest="batch_size", help="prompt evaluation batch (default 256)")
+    group.add_argument("--max-tokens", type=int, dest="max_tokens", help="longest suggestion in tokens (default 64)")
+    group.add_argument("--temperature", type=float, help="sampling temperature, 0 = greedy (default 0)")
+    group.add_argument("--prefix-tokens", type=int, dest="prefix_tokens", help="prompt budget before the cursor")
+    group.add_argument("--suffix-tokens", type=int, dest="suffix_tokens", help="prompt budget after the cursor")
+    group.add_argument("--context-tokens", type=int, dest="context_tokens", help="prompt budget for other files")
+    group.add_argument("--verbose", action="store_true", help="log to stderr")
+    return flags
+
+
+def build_parser() -> argparse.ArgumentParser:
+    flags = _settings_flags()
+    parser = argparse.ArgumentParser(
+        prog="seekcode-lsp",
+        description="Local AI code completion over LSP (stdio). Without a command, serves LSP on stdin/stdout.",
+        parents=[flags],
+    )
+    parser.add_argument("--log-file", help="append the server log to this file")
+    parser.add_argument("--stdio", action="store_true", help="serve over stdio (the default; for editor configs)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    complete = commands.add_parser(
+        "complete", parents=[flags], help="print the suggestion at FILE:LINE:COLUMN (1-based) on stdout"
+    )
+    complete.add_argument("location", metavar="FILE:LINE:COLUMN")
+    return parser
+
+
+_SETTING_FLAGS = (
+    "model", "context_size", "threads", "batch_size", "max_tokens", "temperature",
+    "prefix_tokens", "suffix_tokens", "context_tokens",
+)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    given = {name: getattr(args, name) for name in _SETTING_FLAGS if getattr(args, name, None) is not None}
+    return Settings().merged(given)
+
+
+def parse_location(location: str) -> tuple[Path, int, int]:
+    parts = location.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise CliError(f"'{location}' is not FILE:LINE:COLUMN; write e.g. src/app.py:12:5 (1-based).")
+    line, column = int(parts[1]), int(parts[2])
+    if line < 1 or column < 1:
+        raise CliError(f"line and column in '{location}' start at 1, as editors print them.")
+    return Path(parts[0]), line, column
+
+
+def cursor_offset(text: str, line: int, column: int) -> int:
+    """Offset of a 1-based line and 1-based character column; past-end positions are errors."""
+    from lsp_server.protocol.positions import LineIndex, Position, PositionEncoding
+
+    index = LineIndex(text)
+    if line > index.line_count:
+        raise CliError(f"line {line} is past the end of the file, which has {index.line_count} lines.")
+    length = len(index.line_text(line - 1))
+    if column > length + 1:
+        raise CliError(f"column {column} is past the end of line {line}, which has {length} characters.")
+    return index.offset_at(Position(line - 1, column - 1), PositionEncoding.UTF32)
+
+
+def run_complete(args: argparse.Namespace, settings: Settings) -> int:
+    from lsp_server.backend.base import ModelLoadError
+    from lsp_server.features.completion import CompletionEngine, CompletionRequest
+    from lsp_server.features.runtime import backend_options
+    from lsp_server.backend.local import LocalBackend
+    from lsp_server.settings import resolve_model
+
+    path, line, column = parse_location(args.location)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CliError(f"{path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise CliError(f"{path} cannot be read as UTF-8 text ({error}).") from None
+    offset = cursor_offset(text, line, column)
+    choice = resolve_model(settings)
+    if choice.path is None:
+        raise CliError("no model is configured; pass --model FILE.gguf or set SEEKCODE_MODEL.")
+    try:
+        backend = LocalBackend(choice.path, backend_options(settings))
+    except ModelLoadError as error:
+        logger.info("model load failed: %s", error.reason)
+        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        return 1
+    try:
+        engine = CompletionEngine(backend)
+        request = CompletionRequest(
+            doc_text=text,
+            cursor_offset=offset,
+            language=LANGUAGE_BY_SUFFIX.get(path.suffix.lower(), path.suffix.lstrip(".")),
+            settings=settings,
+            uri=path.resolve().as_uri(),
+        )
+        result = engine.complete(request)
+    finally:
+        backend.close()
+    suggestion = result.suggestions[0].text if result.suggestions else ""
+    sys.stdout.write(suggestion + ("\n" if suggestion and not suggestion.endswith("\n") else ""))
+    sys.stdout.flush()
+    return 0
+
+
+def protect_stdout() -> tuple[object, object]:
+    """Give the LSP stream its own copy of stdout and point fd 1 at stderr.
+
+    llama.cpp and other native code may print to fd 1, and llama-cpp-python silences
+    loads by redirecting fd 1 for a moment; either would corrupt or swallow protocol
+    messages written concurrently. The protocol writes to the duplicate instead.
+    """
+    sys.stdout.flush()
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return sys.stdin.buffer, protocol_out
+
+
+def run_server(args: argparse.Namespace, settings: Settings) -> int:
+    from lsp_server.protocol.server import build_server
+
+    protocol_in, protocol_out = protect_stdout()
+    server = build_server(settings)
+    logger.info("serving LSP on stdio")
+    server.start_io(protocol_in, protocol_out)
+    server.runtime.close()
+    return 0
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    handlers: list[logging.Handler] = []
+    if getattr(args, "log_file", None):
+        handlers.append(logging.FileHandler(args.log_file, encoding="utf-8"))
+    verbose = getattr(args, "verbose", False)
+    if verbose:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    if not handlers:
+        handlers.append(logging.StreamHandler(sys.stderr))
+        level = logging.WARNING if args.command is None else logging.CRITICAL
+    else:
+        level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, handlers=handlers, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("pygls").setLevel(max(level, logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args)
+    try:
+        settings = settings_from_args(args)
+        if args.command == "complete":
+            return run_complete(args, settings)
+        return run_server(args, settings)
+    except (CliError, SettingsError) as error:
+        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,193 @@
+"""Ghost-text completion, as plain data: text and cursor in, suggestions out.
+
+    CompletionRequest(doc_text, cursor_offset, language, other_docs, settings, uri)
+    CompletionEngine(backend).complete(request, abort) -> CompletionResult
+
+The order of work for one request: the completion cache (type-through: the user typed
+the start of the suggestion on screen, so the rest comes back without the model), then
+the prompt (token list laid out so typing appends at the end), then the backend, which
+reuses its KV cache and streams text through the post-processing early stop, then the
+post-processing pipeline, then the cache. A model without FIM tokens gets a plain
+prefix prompt (the family says so). No LSP types here: the CLI, tests and benchmarks
+call this directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from lsp_server.backend.base import GenerationStats, StopReason
+from lsp_server.backend.local import LocalBackend
+from lsp_server.engine.cache import CompletionCache
+from lsp_server.engine.context import ContextSelector, SourceDocument
+from lsp_server.engine.families import Family, Layout, detect_family
+from lsp_server.engine.postprocess import Context, StreamingStop, postprocess
+from lsp_server.engine.prompt import Prompt, PromptBudget, PromptBuilder
+from lsp_server.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    doc_text: str
+    cursor_offset: int
+    language: str
+    other_docs: Sequence[SourceDocument] = ()
+    settings: Settings = field(default_factory=Settings)
+    uri: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.cursor_offset <= len(self.doc_text):
+            raise ValueError(
+                f"cursor offset {self.cursor_offset} is outside the document (length {len(self.doc_text)})."
+            )
+
+    @property
+    def prefix(self) -> str:
+        return self.doc_text[: self.cursor_offset]
+
+    @property
+    def suffix(self) -> str:
+        return self.doc_text[self.cursor_offset :]
+
+
+@dataclass(frozen=True)
+class CompletionSuggestion:
+    """Insert `text` in place of doc_text[replace_start:replace_end] (an empty range at the cursor)."""
+
+    text: str
+    replace_start: int
+    replace_end: int
+
+
+@dataclass
+class CompletionResult:
+    suggestions: list[CompletionSuggestion]
+    source: str  # "model", "cache", "aborted", "no-model", "disabled"
+    stats: GenerationStats | None = None
+    raw_text: str = ""  # what the model generated, before post-processing
+    stop_reason: StopReason | None = None
+    prompt: Prompt | None = None
+
+    @classmethod
+    def empty(cls, source: str) -> "CompletionResult":
+        return cls([], source)
+
+
+def budget_for(settings: Settings) -> PromptBudget:
+    return PromptBudget(
+        prefix_tokens=settings.prefix_tokens,
+        suffix_tokens=settings.suffix_tokens,
+        context_tokens=settings.context_tokens,
+    )
+
+
+class CompletionEngine:
+    """Completion over one loaded backend; `complete` runs on the backend's thread."""
+
+    def __init__(
+        self,
+        backend: LocalBackend,
+        family: Family | None = None,
+        layout: Layout | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        self.backend = backend
+        self.family = family or detect_family(backend.token_id, backend.metadata)
+        self.layout = layout
+        self.use_cache = use_cache
+        self.cache = CompletionCache()
+        self._cache_lock = threading.Lock()
+        self._selector = ContextSelector()
+        self._builders: dict[PromptBudget, PromptBuilder] = {}
+
+    # -- cache --------------------------------------------------------------
+
+    def from_cache(self, request: CompletionRequest) -> CompletionResult | None:
+        """The cached (or typed-through) suggestion for this cursor; safe from any thread."""
+        if not self.use_cache:
+            return None
+        with self._cache_lock:
+            text = self.cache.get(request.prefix, request.suffix)
+        if text is None:
+            return None
+        return CompletionResult(self._suggestions(request, text), "cache")
+
+    def _store(self, request: CompletionRequest, text: str) -> None:
+        with self._cache_lock:
+            self.cache.put(request.prefix, request.suffix, text)
+
+    # -- prompt -------------------------------------------------------------
+
+    def builder(self, settings: Settings) -> PromptBuilder:
+        budget = budget_for(settings)
+        builder = self._builders.get(budget)
+        if builder is None:
+            builder = PromptBuilder(self.family, self.backend.tokenize, budget, layout=self.layout)
+            self._builders[budget] = builder
+        return builder
+
+    def build_prompt(self, request: CompletionRequest) -> Prompt:
+        builder = self.builder(request.settings)
+        snippets = ()
+        if request.other_docs and request.settings.context_tokens > 0 and self.family.has_fim:
+            snippets = self._selector.snippets_for(
+                request.uri,
+                request.prefix,
+                request.suffix,
+                list(request.other_docs),
+                request.settings.context_tokens,
+                builder.count_tokens,
+            )
+        return builder.build(
+            request.prefix, request.suffix, path=_display_path(request.uri), language=request.language, snippets=snippets
+        )
+
+    # -- generation ---------------------------------------------------------
+
+    def complete(self, request: CompletionRequest, abort: threading.Event | None = None) -> CompletionResult:
+        cached = self.from_cache(request)
+        if cached is not None:
+            return cached
+        abort = abort or threading.Event()
+        prompt = self.build_prompt(request)
+        context = self.postprocess_context(request)
+        generation = self.backend.generate(
+            prompt.tokens,
+            max_tokens=request.settings.max_tokens,
+            stop_ids=prompt.stop_ids,
+            temperature=request.settings.temperature,
+            abort=abort,
+            on_text=StreamingStop(context).feed,
+        )
+        if generation.stop_reason is StopReason.ABORTED:
+            return CompletionResult([], "aborted", generation.stats, generation.text, generation.stop_reason, prompt)
+        text = postprocess(generation.text, context)
+        if self.use_cache:
+            self._store(request, text)
+        return CompletionResult(
+            self._suggestions(request, text), "model", generation.stats, generation.text, generation.stop_reason, prompt
+        )
+
+    def postprocess_context(self, request: CompletionRequest) -> Context:
+        return Context.create(
+            request.prefix,
+            request.suffix,
+            language=request.language,
+            special_texts=self.family.special_texts,
+            multiline=request.settings.multiline,
+        )
+
+    @staticmethod
+    def _suggestions(request: CompletionRequest, text: str) -> list[CompletionSuggestion]:
+        if not text.strip():
+            return []
+        return [CompletionSuggestion(text, request.cursor_offset, request.cursor_offset)]
+
+
+def _display_path(uri: str) -> str:
+    return uri.removeprefix("file://") if uri else ""

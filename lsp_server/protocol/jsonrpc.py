@@ -1,0 +1,116 @@
+"""JSON-RPC robustness on top of pygls: every broken message gets an error response.
+
+pygls logs and drops messages it cannot parse or whose params do not match the LSP
+types, which leaves the client waiting forever. This protocol subclass answers them:
+unparsable JSON -> ParseError (id null), a request whose params do not fit ->
+InvalidParams, a message that is not JSON-RPC 2.0 -> InvalidRequest, a request after
+`shutdown` -> InvalidRequest. Documents are kept in our own `DocumentStore` (one
+source of truth, converted through `positions`), not in pygls' workspace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcParseError,
+)
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from lsp_server.protocol.positions import Position, PositionError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _UnreadableRequest:
+    """A request pygls could not structure; answered with `error` instead of dispatched."""
+
+    id: Any
+    method: str
+    error: JsonRpcException
+    jsonrpc: str = "2.0"
+
+
+class SeekcodeProtocol(LanguageServerProtocol):
+    def structure_message(self, data: dict[str, Any]):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                message = f"Invalid params for {data.get('method')}: the request does not match the LSP schema."
+                return _UnreadableRequest(data["id"], str(data["method"]), JsonRpcInvalidParams(message))
+            raise error
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, _UnreadableRequest):
+            logger.warning("answering unreadable %s request %r with an error", message.method, message.id)
+            self._send_response(message.id, error=message.error.to_response_error())
+            return
+        if isinstance(message, dict) or getattr(message, "jsonrpc", None) != self.VERSION:
+            request_id = message.get("id") if isinstance(message, dict) else getattr(message, "id", None)
+            logger.warning("answering a message that is not JSON-RPC 2.0: %.200r", message)
+            if isinstance(request_id, (int, str)):
+                error = JsonRpcInvalidRequest("Invalid request: messages must be JSON-RPC 2.0 objects with a method.")
+                self._send_response(request_id, error=error.to_response_error())
+            return
+        is_request = getattr(message, "id", None) is not None and getattr(message, "method", None)
+        if self._shutdown and is_request and message.method != types.EXIT:
+            error = JsonRpcInvalidRequest("Invalid request: the server is shutting down; only 'exit' is accepted.")
+            self._send_response(message.id, error=error.to_response_error())
+            return
+        super().handle_message(message)
+
+    def send_parse_error(self, detail: str) -> None:
+        error = JsonRpcParseError(f"Parse error: the message body is not valid JSON ({detail}).")
+        self._send_data({"jsonrpc": self.VERSION, "id": None, "error": {"code": error.code, "message": error.message}})
+
+    # Documents live in the server's DocumentStore; pygls' workspace copy is not kept.
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):
+        document = params.text_document
+        self._server.documents.open(document.uri, document.language_id, document.version, document.text)
+        yield from ()
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams):
+        self._server.documents.close(params.text_document.uri)
+        yield from ()
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
+        document = self._server.documents.get(params.text_document.uri)
+        if document is None:
+            logger.warning("didChange for %s, which is not open; ignored", params.text_document.uri)
+            return
+        encoding = self._server.position_encoding
+        for change in params.content_changes:
+            if isinstance(change, types.TextDocumentContentChangePartial):
+                start, end = change.range.start, change.range.end
+                try:
+                    document.replace_range(
+                        Position(start.line, start.character), Position(end.line, end.character), change.text, encoding
+                    )
+                except PositionError as error:
+                    # The editor and server disagree about the text; drop the document so
+                    # completions stop until the editor reopens it, rather than corrupt it.
+                    logger.error("edit outside %s (%s); closing our copy", document.uri, error)
+                    self._server.documents.close(document.uri)
+                    return
+            else:
+                document.replace_all(change.text)
+        document.version = params.text_document.version
+        self._server.on_document_changed(document)
+        yield from ()
+
+
+def is_json_decode_error(error: BaseException) -> bool:
+    return isinstance(error, json.JSONDecodeError) or isinstance(error.__cause__, json.JSONDecodeError)

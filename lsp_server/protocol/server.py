@@ -1,0 +1,268 @@
+"""The LSP server: pygls handlers that decode params, convert positions and call features.
+
+Handlers are coroutines that await the worker's futures, so the message loop keeps
+reading (edits, cancellations, newer requests) while the model runs. Everything below
+this module sees plain strings and offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+from lsp_server.engine.context import SourceDocument
+from lsp_server.features.completion import CompletionRequest, CompletionResult, CompletionSuggestion
+from lsp_server.features.runtime import LoadOutcome, ModelState, Runtime
+from lsp_server.protocol.documents import Document, DocumentStore
+from lsp_server.protocol.jsonrpc import SeekcodeProtocol, is_json_decode_error
+from lsp_server.protocol.positions import LineIndex, Position, PositionEncoding, PositionError, negotiate_encoding
+from lsp_server.settings import CONFIG_SECTION, Settings, SettingsError
+
+logger = logging.getLogger(__name__)
+
+MAX_OTHER_DOCUMENTS = 8
+SERVER_VERSION = "0.1.0"
+LABEL_LENGTH = 60
+
+
+class SeekcodeServer(LanguageServer):
+    def __init__(self, base_settings: Settings, runtime: Runtime | None = None) -> None:
+        super().__init__(
+            name="seekcode-lsp",
+            version=SERVER_VERSION,
+            protocol_cls=SeekcodeProtocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
+        self.base_settings = base_settings
+        self.settings = base_settings
+        self.initialization_options: dict[str, Any] = {}
+        self.documents = DocumentStore()
+        self.runtime = runtime or Runtime()
+        self.position_encoding = PositionEncoding.UTF16
+        self._load_task: asyncio.Task[None] | None = None
+        self._reported_failure: str | None = None
+
+    # -- errors -------------------------------------------------------------
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Protocol-level junk is answered (parse errors) and logged, never shown as a popup."""
+        if is_json_decode_error(error):
+            self.protocol.send_parse_error(str(error.__cause__ or error))
+            return
+        logger.error("server error from %s: %s", getattr(source, "__name__", source), error)
+
+    # -- settings and model -------------------------------------------------
+
+    def apply_settings(self, *layers: Any) -> None:
+        settings = self.base_settings
+        for layer in (self.initialization_options, *layers):
+            try:
+                settings = settings.merged(layer)
+            except SettingsError as error:
+                self.show_message(f"seekcode: {error}", types.MessageType.Error)
+        self.settings = settings
+
+    def start_model_load(self) -> None:
+        if self._load_task is not None and not self._load_task.done():
+            self._load_task.cancel()
+        self._reported_failure = None
+        self._load_task = asyncio.ensure_future(self._load_model())
+
+    async def _load_model(self) -> None:
+        future = self.runtime.load(self.settings)
+        progress = await self._begin_progress("seekcode: loading model")
+        try:
+            outcome: LoadOutcome | None = await asyncio.wrap_future(future)
+        finally:
+            if progress is not None:
+                self.work_done_progress.end(progress, types.WorkDoneProgressEnd(message="done"))
+        if outcome is None:
+            return  # superseded by a newer load
+        if outcome.state is ModelState.FAILED and outcome.error is not None:
+            self.report_model_failure(str(outcome.error))
+        elif outcome.state is ModelState.READY:
+            self.show_log(f"seekcode: loaded {outcome.choice.path} ({outcome.choice.source})")
+
+    async def _begin_progress(self, title: str) -> str | None:
+        window = self.client_capabilities.window if self.client_capabilities else None
+        if not (window and window.work_done_progress):
+            return None
+        token = f"seekcode-load-{uuid.uuid4()}"
+        try:
+            await asyncio.wait_for(self.work_done_progress.create_async(token), timeout=5)
+        except Exception as error:  # a client that refuses progress still gets completions
+            logger.info("client refused a progress token: %s", error)
+            return None
+        self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=False))
+        return token
+
+    def report_model_failure(self, message: str) -> None:
+        """One popup per distinct failure; completions stay empty until it is fixed."""
+        if message == self._reported_failure:
+            return
+        self._reported_failure = message
+        self.show_message(f"seekcode: {message}", types.MessageType.Error)
+
+    def show_message(self, message: str, kind: types.MessageType) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def show_log(self, message: str) -> None:
+        self.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=message))
+
+    # -- completion ---------------------------------------------------------
+
+    def on_document_changed(self, document: Document) -> None:
+        """Typing elsewhere makes the running answer for this document stale."""
+
+    def completion_request(self, uri: str, position: types.Position) -> tuple[CompletionRequest, LineIndex, Document]:
+        document = self.documents.get(uri)
+        if document is None:
+            raise JsonRpcInvalidParams(f"Invalid params: {uri} is not open; send textDocument/didOpen first.")
+        index = document.index
+        try:
+            offset = index.offset_at(Position(position.line, position.character), self.position_encoding)
+        except PositionError as error:
+            raise JsonRpcInvalidParams(f"Invalid params: {error}") from None
+        others = [
+            SourceDocument(path=other.uri, text=other.text, language=other.language_id)
+            for other in self.documents.others(uri)[:MAX_OTHER_DOCUMENTS]
+        ]
+        request = CompletionRequest(
+            doc_text=document.text,
+            cursor_offset=offset,
+            language=document.language_id,
+            other_docs=tuple(others),
+            settings=self.settings,
+            uri=uri,
+        )
+        return request, index, document
+
+    async def suggest(self, uri: str, position: types.Position) -> tuple[list[CompletionSuggestion], LineIndex]:
+        request, index, document = self.completion_request(uri, position)
+        if not self.settings.is_enabled_for(document.language_id):
+            return [], index
+        if self.runtime.state is ModelState.FAILED:
+            return [], index
+        version = document.version
+        result = self.runtime.cached(request)
+        if result is not None:
+            self.runtime.supersede(uri)
+        else:
+            future = self.runtime.complete(uri, request)
+            try:
+                result = await asyncio.wrap_future(future)
+            except asyncio.CancelledError:
+                self.runtime.cancel(future)  # $/cancelRequest: stop the model mid-generation
+                raise
+        if result is None or document.version != version or self.documents.get(uri) is not document:
+            return [], index  # superseded, or the text moved on while the model ran
+        if result.source == "no-model" and self.runtime.last_outcome and self.runtime.last_outcome.error:
+            self.report_model_failure(str(self.runtime.last_outcome.error))
+        return result.suggestions, index
+
+    def lsp_range(self, index: LineIndex, start: int, end: int) -> types.Range:
+        start_position = index.position_at(start, self.position_encoding)
+        end_position = index.position_at(end, self.position_encoding)
+        return types.Range(
+            start=types.Position(line=start_position.line, character=start_position.character),
+            end=types.Position(line=end_position.line, character=end_position.character),
+        )
+
+
+def _guarded(handler):
+    """Unexpected exceptions become a one-line InternalError; the traceback goes to the log."""
+
+    async def wrapper(ls: SeekcodeServer, params: Any) -> Any:
+        try:
+            return await handler(ls, params)
+        except (JsonRpcException, asyncio.CancelledError):
+            raise
+        except Exception as error:
+            logger.exception("%s failed", handler.__name__)
+            raise JsonRpcInternalError(f"Internal error in seekcode ({type(error).__name__}); see the server log.")
+
+    wrapper.__name__ = handler.__name__
+    return wrapper
+
+
+def build_server(base_settings: Settings, runtime: Runtime | None = None) -> SeekcodeServer:
+    server = SeekcodeServer(base_settings, runtime)
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: SeekcodeServer, params: types.InitializeParams) -> None:
+        general = params.capabilities.general
+        ls.position_encoding = negotiate_encoding(general.position_encodings if general else None)
+        options = params.initialization_options
+        if isinstance(options, dict):
+            ls.initialization_options = options.get(CONFIG_SECTION, options)
+        elif options is not None:
+            ls.show_message("seekcode: initializationOptions must be a JSON object; ignored.", types.MessageType.Error)
+        ls.apply_settings()
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: SeekcodeServer, params: types.InitializedParams) -> None:
+        ls.start_model_load()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: SeekcodeServer, params: types.DidChangeConfigurationParams) -> None:
+        settings = params.settings
+        if isinstance(settings, dict) and CONFIG_SECTION in settings:
+            settings = settings[CONFIG_SECTION]
+        ls.apply_settings(settings if isinstance(settings, dict) else None)
+        if ls.runtime.needs_reload(ls.settings):
+            ls.start_model_load()
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    @_guarded
+    async def inline_completion(
+        ls: SeekcodeServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList:
+        uri = params.text_document.uri
+        suggestions, index = await ls.suggest(uri, params.position)
+        items = [
+            types.InlineCompletionItem(
+                insert_text=suggestion.text,
+                range=ls.lsp_range(index, suggestion.replace_start, suggestion.replace_end),
+            )
+            for suggestion in suggestions
+        ]
+        return types.InlineCompletionList(items=items)
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
+    @_guarded
+    async def completion(ls: SeekcodeServer, params: types.CompletionParams) -> types.CompletionList:
+        suggestions, index = await ls.suggest(params.text_document.uri, params.position)
+        items = [
+            types.CompletionItem(
+                label=_label(suggestion.text),
+                kind=types.CompletionItemKind.Text,
+                detail="seekcode",
+                filter_text=suggestion.text,
+                insert_text_format=types.InsertTextFormat.PlainText,
+                text_edit=types.TextEdit(
+                    range=ls.lsp_range(index, suggestion.replace_start, suggestion.replace_end),
+                    new_text=suggestion.text,
+                ),
+                preselect=True,
+            )
+            for suggestion in suggestions
+        ]
+        # Incomplete: the client asks again as the user types, which the cache answers.
+        return types.CompletionList(is_incomplete=True, items=items)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: SeekcodeServer, params: Any) -> None:
+        ls.runtime.close()
+
+    return server
+
+
+def _label(text: str) -> str:
+    first_line = text.strip().splitlines()[0] if text.strip() else text
+    return first_line if len(first_line) <= LABEL_LENGTH else first_line[: LABEL_LENGTH - 1] + "…"
