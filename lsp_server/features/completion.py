@@ -164,9 +164,19 @@ class CompletionEngine:
             abort=abort,
             on_text=StreamingStop(context).feed,
         )
+        stats = generation.stats
         if generation.stop_reason is StopReason.ABORTED:
-            return CompletionResult([], "aborted", generation.stats, generation.text, generation.stop_reason, prompt)
+            logger.info(
+                "completion for %s aborted after %d generated tokens (%d of %d prompt tokens evaluated)",
+                request.uri, stats.generated_tokens, stats.evaluated_tokens, stats.prompt_tokens,
+            )
+            return CompletionResult([], "aborted", stats, generation.text, generation.stop_reason, prompt)
         text = postprocess(generation.text, context)
+        logger.info(
+            "completion from the model for %s: %d prompt tokens, %d evaluated, %d generated, %.0f+%.0f ms, %s",
+            request.uri, stats.prompt_tokens, stats.evaluated_tokens, stats.generated_tokens,
+            stats.prompt_ms, stats.generate_ms, generation.stop_reason.value,
+        )
         if self.use_cache:
             self._store(request, text)
         return CompletionResult(

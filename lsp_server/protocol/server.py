@@ -152,6 +152,7 @@ class SeekcodeServer(LanguageServer):
         version = document.version
         result = self.runtime.cached(request)
         if result is not None:
+            logger.info("completion from the cache for %s", uri)
             self.runtime.supersede(uri)
         else:
             future = self.runtime.complete(uri, request)

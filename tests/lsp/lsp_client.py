@@ -37,6 +37,7 @@ class LspClient:
         python_flags: list[str] | None = None,
     ):
         command = [sys.executable, *(python_flags or []), "-m", "lsp_server", *(args or [])]
+        self.log_path = log_path
         if log_path is not None:
             command += ["--log-file", str(log_path)]
         full_env = {**os.environ, **(env or {})}
@@ -60,7 +61,8 @@ class LspClient:
         self._reader = threading.Thread(target=self._read_loop, daemon=True)
         self._reader.start()
         self._stderr_lines: queue.Queue[bytes] = queue.Queue()
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._stderr_reader.start()
 
     # -- wire ---------------------------------------------------------------
 
@@ -114,6 +116,8 @@ class LspClient:
             self._stderr_lines.put(line)
 
     def stderr_text(self) -> str:
+        if self.process.poll() is not None:
+            self._stderr_reader.join(10)  # an exited server: read its stderr to the end
         lines = []
         while not self._stderr_lines.empty():
             lines.append(self._stderr_lines.get().decode("utf-8", "replace"))
