@@ -119,9 +119,11 @@ def test_added_token_kinds_follow_gguf_token_types() -> None:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_token_keeps_its_gguf_id(family: str) -> None:
     tokenizer = rebuilt_tokenizer(family)
-    tokens = gguf_vocab(family).tokens
-    assert tokenizer.vocab_size == len(tokens)
-    moved = [(i, tok) for i, tok in enumerate(tokens) if tokenizer.token_id(tok) != i]
+    vocab = gguf_vocab(family)
+    assert tokenizer.vocab_size == len(vocab.tokens)
+    # All added (non-normal) tokens, which the tokenizers library could renumber, and a sample of the rest.
+    ids = [i for i, kind in enumerate(vocab.token_types) if kind != gguf.TokenType.NORMAL or i % 97 == 0]
+    moved = [(i, vocab.tokens[i]) for i in ids if tokenizer.token_id(vocab.tokens[i]) != i]
     assert not moved, f"{len(moved)} tokens changed id, first: {moved[:3]}"
 
 
