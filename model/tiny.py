@@ -2,8 +2,9 @@
 
 ``python -m model.tiny OUT_DIR [--seed N]`` writes a ``LlamaForCausalLM`` checkpoint with
 DeepSeek-Coder's hyper-parameter shape (MHA, rope_theta 1e5, linear rope scaling ×4, untied
-head, BOS 32013 / EOS 32014) at a few MB, with the real DeepSeek-Coder tokenizer rebuilt from
-``shared/vocab/ggml-vocab-deepseek-coder.gguf``. Weights depend only on the seed.
+head, BOS 32013 / EOS 32014) in about 17 MB (mostly the two 32256×64 embedding matrices),
+with the real DeepSeek-Coder tokenizer rebuilt from ``shared/vocab/ggml-vocab-deepseek-coder.gguf``.
+Weights depend only on the seed.
 """
 
 from __future__ import annotations
