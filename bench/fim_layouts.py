@@ -29,13 +29,14 @@ from lsp_server.engine.families import Layout, detect_family  # noqa: E402
 from lsp_server.engine.prompt import PromptBudget, PromptBuilder  # noqa: E402
 
 LANGUAGES = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go", ".rs": "rust", ".java": "java"}
-VARIANTS: tuple[tuple[str, Layout, int], ...] = (
-    ("psm", Layout.PSM, 8),
-    ("psm-anchored-1", Layout.PSM_ANCHORED, 1),
-    ("psm-anchored-8", Layout.PSM_ANCHORED, 8),
-    ("spm", Layout.SPM, 8),
-    ("spm-tail", Layout.SPM_TAIL, 8),
-)
+# name -> (layout, anchor step). Consecutive variants share KV-cache prefixes where they can.
+VARIANTS: dict[str, tuple[Layout, int]] = {
+    "psm": (Layout.PSM, 8),
+    "psm-anchored-1": (Layout.PSM_ANCHORED, 1),
+    "psm-anchored-8": (Layout.PSM_ANCHORED, 8),
+    "spm": (Layout.SPM, 8),
+    "spm-tail": (Layout.SPM_TAIL, 8),
+}
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def main() -> None:
     parser.add_argument("--suffix-tokens", type=int, default=128)
     parser.add_argument("--max-tokens", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--layouts", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -125,7 +127,8 @@ def main() -> None:
             PromptBudget(prefix_tokens=args.prefix_tokens, suffix_tokens=args.suffix_tokens, anchor_step_lines=step),
             layout=layout,
         )
-        for name, layout, step in VARIANTS
+        for name, (layout, step) in VARIANTS.items()
+        if name in args.layouts
     }
     rows = []
     started = time.perf_counter()

@@ -108,10 +108,10 @@ _SPECS: tuple[_Spec, ...] = (
     ),
     _Spec(
         "codellama", "▁<PRE>", "▁<SUF>", "▁<MID>", Layout.SPM_TAIL,
-        stops=("▁<EOT>", "</s>"), bos_default=True,
+        stops=("▁<EOT>",), bos_default=True,
     ),
     _Spec(
-        "codellama", "<PRE>", "<SUF>", "<MID>", Layout.SPM_TAIL, stops=("<EOT>", "</s>"), bos_default=True,
+        "codellama", "<PRE>", "<SUF>", "<MID>", Layout.SPM_TAIL, stops=("<EOT>",), bos_default=True,
     ),
 )
 
@@ -120,7 +120,7 @@ _FIM_METADATA_KEYS = (
     ("tokenizer.ggml.fim_suf_token_id", "tokenizer.ggml.suffix_token_id"),
     ("tokenizer.ggml.fim_mid_token_id", "tokenizer.ggml.middle_token_id"),
 )
-_PLAIN_STOPS = ("<|endoftext|>", "<|EOT|>", "<|im_end|>", "</s>", "<eos>")
+_PLAIN_STOPS = ("<|endoftext|>", "<|EOT|>", "<|im_end|>", "<eos>")
 
 
 def detect_family(token_id: TokenLookup, metadata: Mapping[str, object] | None = None) -> Family:

@@ -15,7 +15,7 @@ _GENERIC = re.compile(
     r"<\|(?:fim_[a-z]+|file_sep|repo_name|endoftext|im_end|im_start|file_separator|EOT)\|>"
     r"|<｜[^｜]{1,30}｜>"
     r"|<(?:fim_prefix|fim_suffix|fim_middle|fim_pad|file_sep|repo_name|PRE|SUF|MID|EOT)>"
-    r"|</s>|<eos>|<end_of_turn>"
+    r"|<eos>|<end_of_turn>"
 )
 
 

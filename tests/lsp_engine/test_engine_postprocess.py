@@ -16,7 +16,7 @@ from lsp_server.engine.postprocess.strip_special_tokens import strip_special_tok
 from lsp_server.engine.postprocess.suffix_overlap import drop_suffix_overlap
 from lsp_server.engine.postprocess.trailing_whitespace import trim_trailing_whitespace
 
-from .cursor import split_at_cursor
+from tests.lsp_engine.cursor import split_at_cursor
 
 
 def context(document: str, language: str = "python", special_texts: tuple[str, ...] = ()) -> Context:
@@ -57,7 +57,7 @@ def test_strip_special_tokens_cuts_at_the_first_leak() -> None:
 
 
 @pytest.mark.parametrize(
-    "leak", ["<|fim_middle|>", "<｜fim▁hole｜>", "<fim_prefix>", "<EOT>", "<|EOT|>", "</s>", "<|file_separator|>"]
+    "leak", ["<|fim_middle|>", "<｜fim▁hole｜>", "<fim_prefix>", "<EOT>", "<|EOT|>", "<eos>", "<|file_separator|>"]
 )
 def test_strip_special_tokens_knows_other_families_spellings(leak: str) -> None:
     assert run(strip_special_tokens, "x = ║\n", f"foo(){leak}bar") == "foo()"

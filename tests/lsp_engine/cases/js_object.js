@@ -1,0 +1,7 @@
+function createUser(name, email) {
+  return {
+    name,
+    email,
+    createdAt: ║
+  };
+}

@@ -1,0 +1,5 @@
+async function loadUser(id) {
+  return fetch(`/api/users/${id}`)
+    .then((response) => ║)
+    .then((data) => data.user);
+}

@@ -1,0 +1,7 @@
+import os
+
+DEFAULT_CONFIG = {
+    "host": "localhost",
+    "port": ║
+    "debug": False,
+}

@@ -1,0 +1,7 @@
+import json
+
+
+def parse(text):
+    try:
+        return json.loads(text)
+    except ║

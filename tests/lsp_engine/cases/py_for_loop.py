@@ -1,0 +1,4 @@
+def count_words(lines):
+    counts = {}
+    for line in lines:║
+    return counts

@@ -1,0 +1,3 @@
+fn squares() -> Vec<i32> {
+    (0..10).map(|x| ║).collect()
+}

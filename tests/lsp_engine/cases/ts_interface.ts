@@ -1,0 +1,9 @@
+interface User {
+  id: number;
+  name: string;
+  ║
+}
+
+function greet(user: User): string {
+  return `Hello, ${user.name} <${user.email}>`;
+}
