@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -310,12 +311,14 @@ def save_checkpoint(directory: str | Path, config: ModelConfig, state_dict: Mapp
     tensors = _tensors_to_save(config, state_dict)
     _refuse_non_checkpoint(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    tmp = directory.parent / f".{directory.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()  # not mkdtemp: its 0700 mode would stay on the finished checkpoint
     try:
         _write_weights(tmp, tensors, max_shard_bytes)
-        config.save(tmp)
+        config_path = config.save(tmp)
         if tokenizer_src is not None:
             _copy_tokenizer(Path(tokenizer_src), tmp)
+        _give_files_mode_of(config_path)
         _replace_dir(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -384,6 +387,13 @@ def _copy_tokenizer(src: Path, out: Path) -> None:
     for file_name in TOKENIZER_FILES:
         if (src / file_name).is_file():
             shutil.copyfile(src / file_name, out / file_name)
+
+
+def _give_files_mode_of(reference: Path) -> None:
+    """safetensors writes owner-only (0600) files; give every file the umask mode an ordinary write got."""
+    mode = reference.stat().st_mode & 0o777
+    for path in reference.parent.iterdir():
+        path.chmod(mode)
 
 
 def _replace_dir(tmp: Path, directory: Path) -> None:

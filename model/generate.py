@@ -100,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed for sampling")
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
                         help="weights dtype for the run (default float32)")
-    parser.add_argument("--no-bos", action="store_true", help="do not prepend the BOS token (added when the tokenizer has one)")
+    parser.add_argument("--no-bos", action="store_true", help="never prepend BOS (by default it is added when tokenizer_config.json's add_bos_token says so, or the FIM family uses it)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,12 +112,11 @@ def run(args: argparse.Namespace) -> int:
     tokenizer = Tokenizer.from_dir(args.checkpoint)
     model = load_model(args.checkpoint, dtype=args.dtype, progress=True)
     stop_ids = set(model.config.eos_token_ids) | ({tokenizer.eos_id} - {None})
-    add_bos = tokenizer.bos_id is not None and not args.no_bos
+    add_bos = tokenizer.adds_bos  # tokenizer_config's add_bos_token, as transformers does
     if args.suffix is not None:
-        prompt, fim_uses_bos, fim_stop_ids = fim_request(tokenizer, prompt, args.suffix)
-        add_bos = add_bos and fim_uses_bos
+        prompt, add_bos, fim_stop_ids = fim_request(tokenizer, prompt, args.suffix)
         stop_ids |= fim_stop_ids
-    prompt_ids = tokenizer.encode(prompt, add_bos=add_bos)
+    prompt_ids = tokenizer.encode(prompt, add_bos=add_bos and tokenizer.bos_id is not None and not args.no_bos)
     new_ids = generate(model, prompt_ids, args.max_tokens, sampling, stop_ids)
     sys.stdout.write(continuation_text(tokenizer, prompt_ids, new_ids))
     sys.stdout.flush()

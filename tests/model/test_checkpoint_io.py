@@ -290,3 +290,14 @@ def test_save_refuses_to_replace_a_non_checkpoint_directory(make_config, make_mo
     with pytest.raises(CheckpointError, match="not a checkpoint"):
         save_checkpoint(precious, config, make_model(config).state_dict())
     assert (precious / "main.py").read_text() == "print('hello')\n"
+
+
+def test_saved_directory_has_ordinary_permissions(make_config, make_model, tmp_path):
+    config = make_config("llama")
+    umask = os.umask(0o022)
+    try:
+        directory = save_checkpoint(tmp_path / "out", config, make_model(config).state_dict())
+    finally:
+        os.umask(umask)
+    assert directory.stat().st_mode & 0o777 == 0o755  # readable by others, like any directory made with mkdir
+    assert (directory / "model.safetensors").stat().st_mode & 0o777 == 0o644
