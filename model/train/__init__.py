@@ -1,0 +1,1 @@
+"""Training the bundled default model: data pipeline (``data``), schedule, loop, CLI (``cli``)."""
