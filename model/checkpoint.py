@@ -63,9 +63,14 @@ class _SafetensorsFile:
             raise CheckpointError(f"{path} is missing.") from None
         except (SafetensorError, OSError) as err:
             raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {err}") from None
+        self._names = list(self._handle.keys())
+        self._name_set = set(self._names)
 
     def names(self) -> list[str]:
-        return list(self._handle.keys())
+        return list(self._names)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._name_set
 
     def shape(self, name: str) -> tuple[int, ...]:
         return tuple(self._handle.get_slice(name).get_shape())
@@ -172,7 +177,7 @@ def open_checkpoint(directory: str | Path) -> CheckpointReader:
         weight_map = _read_index(directory / SAFETENSORS_INDEX)
         files = {f: _SafetensorsFile(directory / f) for f in sorted(set(weight_map.values()))}
         for name, file_name in weight_map.items():
-            if name not in files[file_name]._handle.keys():
+            if name not in files[file_name]:
                 raise CheckpointError(f"{directory / file_name} lacks tensor {name} that {SAFETENSORS_INDEX} places there.")
         return CheckpointReader(directory, config, files, weight_map)
     if (directory / BIN_INDEX).exists():
