@@ -117,6 +117,10 @@ class CompletionEngine:
             return None
         return CompletionResult(self._suggestions(request, text), "cache")
 
+    def clear_cache(self) -> None:
+        with self._cache_lock:
+            self.cache.clear()
+
     def _store(self, request: CompletionRequest, text: str) -> None:
         with self._cache_lock:
             self.cache.put(request.prefix, request.suffix, text)

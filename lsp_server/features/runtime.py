@@ -132,6 +132,13 @@ class Runtime:
         """Abort the running or queued completion for `key` (its answer is stale)."""
         self.scheduler.supersede(key)
 
+    def settings_changed(self) -> None:
+        """Cached suggestions were made under the old settings (length, budgets, sampling)."""
+        with self._engine_lock:
+            engine = self._engine
+        if engine is not None:
+            engine.clear_cache()
+
     def cancel(self, future: Future[object]) -> None:
         self.scheduler.cancel(future)
 

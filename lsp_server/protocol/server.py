@@ -68,6 +68,19 @@ class SeekcodeServer(LanguageServer):
                 self.show_message(f"seekcode: {error}", types.MessageType.Error)
         self.settings = settings
 
+    def client_supports_configuration(self) -> bool:
+        workspace = self.client_capabilities.workspace if self.client_capabilities else None
+        return bool(workspace and workspace.configuration)
+
+    async def pull_configuration(self) -> dict[str, Any] | None:
+        params = types.ConfigurationParams(items=[types.ConfigurationItem(section=CONFIG_SECTION)])
+        try:
+            reply = await asyncio.wait_for(self.workspace_configuration_async(params), timeout=10)
+        except Exception as error:  # the client's configuration is optional; keep what we have
+            logger.warning("workspace/configuration failed: %s", error)
+            return None
+        return reply[0] if reply and isinstance(reply[0], dict) else None
+
     def start_model_load(self) -> None:
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
@@ -207,15 +220,20 @@ def build_server(base_settings: Settings, runtime: Runtime | None = None) -> See
         ls.apply_settings()
 
     @server.feature(types.INITIALIZED)
-    def initialized(ls: SeekcodeServer, params: types.InitializedParams) -> None:
+    async def initialized(ls: SeekcodeServer, params: types.InitializedParams) -> None:
+        if ls.client_supports_configuration():
+            ls.apply_settings(await ls.pull_configuration())
         ls.start_model_load()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    def did_change_configuration(ls: SeekcodeServer, params: types.DidChangeConfigurationParams) -> None:
+    async def did_change_configuration(ls: SeekcodeServer, params: types.DidChangeConfigurationParams) -> None:
         settings = params.settings
         if isinstance(settings, dict) and CONFIG_SECTION in settings:
             settings = settings[CONFIG_SECTION]
+        elif not settings and ls.client_supports_configuration():
+            settings = await ls.pull_configuration()  # clients that only say "something changed"
         ls.apply_settings(settings if isinstance(settings, dict) else None)
+        ls.runtime.settings_changed()
         if ls.runtime.needs_reload(ls.settings):
             ls.start_model_load()
 

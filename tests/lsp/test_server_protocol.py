@@ -87,6 +87,24 @@ def test_did_change_configuration_reloads_the_model(start_server, tiny_gguf, tmp
     assert isinstance(result["items"], list)
 
 
+def test_settings_pulled_with_workspace_configuration(start_server, tiny_gguf, tmp_path):
+    client = start_server(["--model", str(tmp_path / "missing.gguf")])
+    client.configuration = {"model": str(tiny_gguf)}  # what the editor answers for section "seekcode"
+    client.initialize()
+    client.wait_model_ready()
+    pulls = [r for r in client.server_requests if r["method"] == "workspace/configuration"]
+    assert pulls and pulls[0]["params"]["items"] == [{"section": "seekcode"}]
+
+
+def test_change_notification_without_settings_pulls_them(start_server, tiny_gguf, tmp_path):
+    client = start_server(["--model", str(tmp_path / "missing.gguf")])
+    client.initialize()
+    client.wait_notification("window/showMessage")
+    client.configuration = {"model": str(tiny_gguf)}
+    client.notify("workspace/didChangeConfiguration", {"settings": None})
+    client.wait_model_ready()
+
+
 def test_bad_setting_value_is_reported_and_ignored(start_server, tiny_gguf):
     client = start_server(["--model", str(tiny_gguf)])
     client.initialize(initialization_options={"maxTokens": "many"})

@@ -1,0 +1,429 @@
+"""Keystroke-to-suggestion latency while typing a real source file.
+
+Replays typing a few hundred characters in several places of a real Python file (the
+standard library's textwrap.py by default), one keystroke at a time, and requests a
+completion at word boundaries, as an editor does once its debounce fires (after a
+space, punctuation or a newline; a newline brings the next line's indentation with it,
+like an auto-indenting editor). Every request goes to three engines side by side:
+
+  seekcode      lsp_server.features.completion with KV-prefix reuse, the append-only
+                prompt layout, type-through cache, streaming early stop
+  naive         the same model, budgets and post-processing, but the textbook PSM FIM
+                prompt evaluated in full on every request and no cache
+  llama-server  llama.cpp's server /infill with cache_prompt and llama.vim's request
+                (n_prefix 256 lines, n_suffix 64 lines, n_predict 128, top_k 40,
+                top_p 0.90, samplers top_k/top_p/infill, t_max_prompt_ms 500,
+                t_max_predict_ms 250 for a typed request, n_indent), server flags of
+                llama.vim's --fim-qwen-*-default presets (-b/-ub 1024, --cache-reuse 256),
+                plus llama.vim's client-side cache with type-through
+
+    python bench/latency/run.py --model ~/.cache/seekcode-dev/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \\
+        --threads 2 [--llama-server bench/work/build-server/bin/llama-server] [--places 4 --chars 90]
+
+Reports p50/p95 latency, type-through (cache) hit rate, prompt tokens evaluated per
+request and how often the suggestion's first line equals what was typed next; writes
+JSON with every request to bench/results/latency-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT))
+
+from lsp_server.backend.local import OPENMP_WAIT_POLICY, BackendOptions, LocalBackend  # noqa: E402
+from lsp_server.engine.cache import CompletionCache  # noqa: E402
+from lsp_server.engine.families import Layout  # noqa: E402
+from lsp_server.features.completion import CompletionEngine, CompletionRequest  # noqa: E402
+from lsp_server.settings import Settings  # noqa: E402
+
+DEFAULT_SERVER = REPO_ROOT / "bench" / "work" / "build-server" / "bin" / "llama-server"
+RESULTS_DIR = REPO_ROOT / "bench" / "results"
+
+# llama.vim (ggml-org/llama.vim autoload/llama.vim) defaults and its FIM request body
+LLAMA_VIM_N_PREFIX_LINES = 256
+LLAMA_VIM_N_SUFFIX_LINES = 64
+LLAMA_VIM_REQUEST = {
+    "n_predict": 128,
+    "top_k": 40,
+    "top_p": 0.90,
+    "samplers": ["top_k", "top_p", "infill"],
+    "stream": False,
+    "cache_prompt": True,
+    "t_max_prompt_ms": 500,
+    "t_max_predict_ms": 250,  # llama.vim's value for a request without a previous suggestion
+    "id_slot": 0,
+    "stop": [],
+    "input_extra": [],
+    "response_fields": ["content", "timings/prompt_n", "timings/predicted_n", "tokens_cached"],
+}
+
+
+# -- the typing script ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TypingRequest:
+    place: int
+    doc_text: str
+    cursor: int
+    expected_line: str  # what the user goes on to type on this line ("" at a line end)
+
+
+def choose_places(source: str, places: int, chars: int) -> list[tuple[int, int]]:
+    """`places` spans of whole indented code lines (about `chars` characters each), spread out."""
+    lines = source.split("\n")
+    starts = [sum(len(line) + 1 for line in lines[:index]) for index in range(len(lines))]
+    spans: list[tuple[int, int]] = []
+    for place in range(places):
+        index = int(len(lines) * (place + 1) / (places + 1))
+        while index < len(lines) and not _typeable(lines[index]):
+            index += 1
+        first = index
+        total = 0
+        while index < len(lines) and _typeable(lines[index]) and total < chars:
+            total += len(lines[index]) + 1
+            index += 1
+        if index == first:
+            continue
+        start = starts[first] + (len(lines[first]) - len(lines[first].lstrip()))
+        end = starts[index - 1] + len(lines[index - 1])
+        spans.append((start, end))
+    return spans
+
+
+def _typeable(line: str) -> bool:
+    stripped = line.strip()
+    return line.startswith("    ") and bool(stripped) and not stripped.startswith(("#", '"', "'"))
+
+
+def typing_requests(source: str, spans: list[tuple[int, int]]) -> Iterator[TypingRequest]:
+    """Requests while typing each span: at its start and after every word boundary."""
+    for place, (start, end) in enumerate(spans):
+        typed = source[start:end]
+        after = source[end:]
+
+        def request_at(done: int) -> TypingRequest:
+            cursor = start + done
+            line_end = source.find("\n", cursor)
+            return TypingRequest(place, source[:cursor] + after, cursor, source[cursor:line_end])
+
+        yield request_at(0)
+        done = 0
+        while done < len(typed):
+            char = typed[done]
+            done += 1
+            if char == "\n":  # auto-indent: the editor puts the cursor at the next line's indentation
+                while done < len(typed) and typed[done] in " \t":
+                    done += 1
+            if not (char.isalnum() or char == "_") and done < len(typed) and typed[done] not in " \t":
+                yield request_at(done)
+        yield request_at(len(typed))
+
+
+# -- engines ----------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    text: str
+    latency_ms: float
+    from_cache: bool
+    evaluated_tokens: int
+
+
+class SeekcodeArm:
+    name = "seekcode"
+
+    def __init__(self, model: Path, settings: Settings, reuse: bool = True) -> None:
+        options = BackendOptions(context_size=settings.context_size, threads=settings.threads, batch_size=settings.batch_size,
+                                 reuse_prefix=reuse)
+        self.backend = LocalBackend(model, options)
+        self.engine = CompletionEngine(self.backend) if reuse else CompletionEngine(
+            self.backend, layout=Layout.PSM, use_cache=False
+        )
+        self.settings = settings
+
+    def complete(self, request: TypingRequest) -> Answer:
+        started = time.perf_counter()
+        result = self.engine.complete(
+            CompletionRequest(request.doc_text, request.cursor, "python", settings=self.settings, uri="file:///textwrap.py")
+        )
+        latency = (time.perf_counter() - started) * 1000
+        text = result.suggestions[0].text if result.suggestions else ""
+        evaluated = result.stats.evaluated_tokens if result.stats else 0
+        return Answer(text, latency, result.source == "cache", evaluated)
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+class NaiveArm(SeekcodeArm):
+    name = "naive"
+
+    def __init__(self, model: Path, settings: Settings) -> None:
+        super().__init__(model, settings, reuse=False)
+
+
+class LlamaServerArm:
+    name = "llama-server"
+
+    def __init__(self, binary: Path, model: Path, threads: int, context_size: int) -> None:
+        self.port = _free_port()
+        env = dict(os.environ)
+        env.setdefault(*OPENMP_WAIT_POLICY)  # the same OpenMP waiting as the in-process engines
+        self.process = subprocess.Popen(
+            [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(self.port),
+             "-t", str(threads), "-tb", str(threads), "-c", str(context_size), "-np", "1",
+             "-b", "1024", "-ub", "1024", "--cache-reuse", "256", "--no-webui"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+        )
+        self.cache = CompletionCache()
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"llama-server exited: {self.process.stderr.read().decode()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.5)
+        raise RuntimeError("llama-server did not become ready")
+
+    def complete(self, request: TypingRequest) -> Answer:
+        started = time.perf_counter()
+        prefix, suffix = request.doc_text[: request.cursor], request.doc_text[request.cursor :]
+        cached = self.cache.get(prefix, suffix)
+        if cached is not None:
+            return Answer(cached, (time.perf_counter() - started) * 1000, True, 0)
+        body = {**LLAMA_VIM_REQUEST, **llama_vim_context(request.doc_text, request.cursor)}
+        data = json.dumps(body).encode()
+        http = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/infill", data=data, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(http, timeout=600) as response:
+            reply = json.loads(response.read())
+        latency = (time.perf_counter() - started) * 1000
+        content = reply.get("content", "")
+        self.cache.put(prefix, suffix, content)
+        return Answer(content, latency, False, int(reply.get("timings", {}).get("prompt_n", 0)))
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def llama_vim_context(text: str, cursor: int) -> dict[str, Any]:
+    """llama.vim's s:fim_ctx_local: prefix lines, the line's typed part (middle), suffix lines."""
+    lines = text.split("\n")
+    line_index = text.count("\n", 0, cursor)
+    line = lines[line_index]
+    column = cursor - (text.rfind("\n", 0, cursor) + 1)
+    line_prefix, line_suffix = line[:column], line[column:]
+    if not line.strip():
+        indent, line_prefix, line_suffix = 0, "", ""
+    else:
+        indent = len(line) - len(line.lstrip())
+    before = lines[max(0, line_index - LLAMA_VIM_N_PREFIX_LINES) : line_index]
+    after = lines[line_index + 1 : line_index + 1 + LLAMA_VIM_N_SUFFIX_LINES]
+    return {
+        "input_prefix": "\n".join(before) + "\n",
+        "prompt": line_prefix,
+        "input_suffix": line_suffix + "\n" + "\n".join(after) + "\n",
+        "n_indent": indent,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# -- measurement ------------------------------------------------------------------------
+
+
+def first_line(text: str) -> str:
+    return text.split("\n", 1)[0].rstrip()
+
+
+@dataclass
+class Record:
+    index: int
+    place: int
+    cursor: int
+    expected_line: str
+    text: str
+    latency_ms: float
+    from_cache: bool
+    evaluated_tokens: int
+    first_line_match: bool | None  # None where nothing is left to type on the line
+
+
+@dataclass
+class ArmSummary:
+    name: str
+    requests: int
+    p50_ms: float
+    p95_ms: float
+    mean_ms: float
+    cache_hit_rate: float
+    evaluated_tokens_per_request: float
+    evaluated_tokens_per_model_request: float
+    first_line_match_rate: float
+    first_line_cases: int
+    records: list[Record] = field(default_factory=list)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarize(name: str, records: list[Record]) -> ArmSummary:
+    latencies = [record.latency_ms for record in records]
+    model_records = [record for record in records if not record.from_cache]
+    judged = [record for record in records if record.first_line_match is not None]
+    return ArmSummary(
+        name=name,
+        requests=len(records),
+        p50_ms=percentile(latencies, 0.50),
+        p95_ms=percentile(latencies, 0.95),
+        mean_ms=statistics.fmean(latencies),
+        cache_hit_rate=sum(record.from_cache for record in records) / len(records),
+        evaluated_tokens_per_request=statistics.fmean(record.evaluated_tokens for record in records),
+        evaluated_tokens_per_model_request=(
+            statistics.fmean(record.evaluated_tokens for record in model_records) if model_records else 0.0
+        ),
+        first_line_match_rate=(sum(bool(record.first_line_match) for record in judged) / len(judged)) if judged else 0.0,
+        first_line_cases=len(judged),
+        records=records,
+    )
+
+
+def run(arms: list[Any], requests: list[TypingRequest], progress: Callable[[int], None]) -> dict[str, list[Record]]:
+    records: dict[str, list[Record]] = {arm.name: [] for arm in arms}
+    for index, request in enumerate(requests):
+        for arm in arms:
+            answer = arm.complete(request)
+            expected = request.expected_line.rstrip()
+            match = (first_line(answer.text) == expected) if expected.strip() else None
+            records[arm.name].append(Record(
+                index, request.place, request.cursor, request.expected_line, answer.text,
+                answer.latency_ms, answer.from_cache, answer.evaluated_tokens, match,
+            ))
+        progress(index)
+    return records
+
+
+def print_table(summaries: list[ArmSummary]) -> None:
+    header = f"{'engine':<14}{'requests':>9}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}{'cache hits':>11}" \
+             f"{'eval tok/req':>13}{'eval tok/model req':>19}{'1st-line match':>16}"
+    print(header)
+    print("-" * len(header))
+    for summary in summaries:
+        print(f"{summary.name:<14}{summary.requests:>9}{summary.p50_ms:>10.0f}{summary.p95_ms:>10.0f}"
+              f"{summary.mean_ms:>10.0f}{summary.cache_hit_rate:>10.0%} {summary.evaluated_tokens_per_request:>12.1f}"
+              f"{summary.evaluated_tokens_per_model_request:>19.1f}"
+              f"{summary.first_line_match_rate:>10.0%} of {summary.first_line_cases}")
+    by_name = {summary.name: summary for summary in summaries}
+    if "seekcode" in by_name and "llama-server" in by_name:
+        ours, theirs = by_name["seekcode"], by_name["llama-server"]
+        print(f"\nseekcode / llama-server: p50 {ours.p50_ms / theirs.p50_ms:.2f} (target <= 0.25), "
+              f"p95 {ours.p95_ms / theirs.p95_ms:.2f} (target <= 0.50)")
+    if "seekcode" in by_name and "naive" in by_name:
+        print(f"first-line match: seekcode {by_name['seekcode'].first_line_match_rate:.0%} vs naive "
+              f"{by_name['naive'].first_line_match_rate:.0%} (target: at least naive's)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, required=True, help="GGUF model (a FIM code model)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ctx-size", type=int, default=4096)
+    parser.add_argument("--source-module", default="textwrap", help="stdlib module whose file is typed")
+    parser.add_argument("--places", type=int, default=4, help="places in the file where typing happens")
+    parser.add_argument("--chars", type=int, default=90, help="characters typed per place (whole lines)")
+    parser.add_argument("--engines", default="seekcode,naive,llama-server")
+    parser.add_argument("--llama-server", type=Path, default=DEFAULT_SERVER)
+    parser.add_argument("--json", type=Path, default=None, help="results file (default bench/results/latency-<time>.json)")
+    args = parser.parse_args(argv)
+
+    if not args.model.is_file():
+        parser.error(f"model {args.model} does not exist.")
+    os.environ.setdefault(*OPENMP_WAIT_POLICY)
+    source_path = Path(inspect.getsourcefile(importlib.import_module(args.source_module)))
+    source = source_path.read_text(encoding="utf-8")
+    spans = choose_places(source, args.places, args.chars)
+    requests = list(typing_requests(source, spans))
+    settings = Settings(threads=args.threads, context_size=args.ctx_size)
+    names = [name.strip() for name in args.engines.split(",") if name.strip()]
+    if "llama-server" in names and not args.llama_server.is_file():
+        parser.error(f"{args.llama_server} is missing; build it (see bench/latency/README.md) or drop it from --engines.")
+
+    from tqdm import tqdm
+
+    arms: list[Any] = []
+    try:
+        for name in names:
+            if name == "seekcode":
+                arms.append(SeekcodeArm(args.model, settings))
+            elif name == "naive":
+                arms.append(NaiveArm(args.model, settings))
+            elif name == "llama-server":
+                arms.append(LlamaServerArm(args.llama_server, args.model, args.threads, args.ctx_size))
+            else:
+                parser.error(f"unknown engine {name!r}; choose from seekcode, naive, llama-server.")
+        typed = sum(end - start for start, end in spans)
+        print(f"typing {typed} characters in {len(spans)} places of {source_path} -> {len(requests)} requests")
+        with tqdm(total=len(requests), unit="req") as bar:
+            records = run(arms, requests, lambda index: bar.update(1))
+    finally:
+        for arm in arms:
+            arm.close()
+
+    summaries = [summarize(name, records[name]) for name in names]
+    print_table(summaries)
+    output = args.json or RESULTS_DIR / f"latency-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({
+        "command": " ".join([sys.executable, *sys.argv]),
+        "model": str(args.model),
+        "threads": args.threads,
+        "source": str(source_path),
+        "spans": spans,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "summaries": [asdict(summary) for summary in summaries],
+    }, indent=1, ensure_ascii=False), encoding="utf-8")
+    print(f"\nwrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
