@@ -10,18 +10,26 @@ position of every prompt we measure:
 - mean KL(reference || llama.cpp) of the next-token distributions, in nats;
 - top-1 agreement: the share of positions where both pick the same next token.
 
-Tolerances (exceeding any one fails ``--verify``), chosen from measurements on tiny random
-checkpoints and the real Qwen2.5-Coder-0.5B (see the README):
+Tolerances (exceeding any one fails ``--verify``). They were set with margin above what
+was measured on tiny random checkpoints (tests/convert) and on a trained model (the real
+Qwen2.5-Coder-0.5B, bench/convert/real_model.py; measured value in brackets where known):
 
-    outtype   max rel diff   mean KL    top-1
-    f32       0.01           1e-5       1.00
-    f16       0.05           1e-3       0.98
-    bf16      0.25           5e-3       0.95
-    q8_0      0.20           5e-3       0.95
-    q6_k      0.40           2e-2       0.90
-    q5_k_m    0.60           4e-2       0.85
-    q4_0      1.50           0.20       0.70
-    q4_k_m    1.20           0.10       0.75
+    outtype   max rel diff      mean KL (nats)    top-1
+    f32       0.01  [0.002]     1e-5              1.00  [1.00]
+    f16       0.05  [0.018]     1e-4  [1.2e-6]    0.95  [1.00]
+    bf16      0.10  [0.027]     1e-3              0.95
+    q8_0      0.50  [0.27]      5e-3  [3.0e-4]    0.90  [0.994]
+    q6_k      0.75  [0.30]      1e-2              0.85
+    q5_k_m    1.00  [0.51]      2e-2              0.75
+    q4_k_m    1.50  [0.83]      5e-2  [1.9e-3]    0.65  [0.994]
+    q4_0      2.00  [1.07]      1e-1              0.60
+
+Every quantized type has a floor of about 0.25 relative / 4e-4 KL on a trained model from
+llama.cpp itself, which quantizes activations to 8 bits in quantized matmuls (the released
+Q4_K_M file against its own dequantized weights measures 0.24 / 3.9e-4 / 98.7%). Top-1
+minimums are low for 4-bit types because random-weight test models have near-tied top
+logits (the max of 32k Gaussians), where any noise flips the winner; a trained model keeps
+its top-1 far better (99.4% for q4_k_m above).
 """
 
 from __future__ import annotations
@@ -44,13 +52,13 @@ class Tolerance:
 
 TOLERANCES: dict[str, Tolerance] = {
     "f32": Tolerance(0.01, 1e-5, 1.00),
-    "f16": Tolerance(0.05, 1e-3, 0.98),
-    "bf16": Tolerance(0.25, 5e-3, 0.95),
-    "q8_0": Tolerance(0.20, 5e-3, 0.95),
-    "q6_k": Tolerance(0.40, 2e-2, 0.90),
-    "q5_k_m": Tolerance(0.60, 4e-2, 0.85),
-    "q4_0": Tolerance(1.50, 0.20, 0.70),
-    "q4_k_m": Tolerance(1.20, 0.10, 0.75),
+    "f16": Tolerance(0.05, 1e-4, 0.95),
+    "bf16": Tolerance(0.10, 1e-3, 0.95),
+    "q8_0": Tolerance(0.50, 5e-3, 0.90),
+    "q6_k": Tolerance(0.75, 1e-2, 0.85),
+    "q5_k_m": Tolerance(1.00, 2e-2, 0.75),
+    "q4_k_m": Tolerance(1.50, 5e-2, 0.65),
+    "q4_0": Tolerance(2.00, 1e-1, 0.60),
 }
 
 CODE_PROMPTS: tuple[str, ...] = (
@@ -196,8 +204,7 @@ def _llama_logits(gguf_path: Path, token_lists: list[list[int]], threads: int | 
     try:
         result = []
         for tokens in token_lists:
-            llm.reset()
-            llm._ctx.memory_clear(True)
+            llm.reset()  # eval drops the KV cache from n_tokens (now 0) on
             llm.eval(tokens)
             result.append(np.array(llm.scores[: len(tokens)], dtype=np.float32))
         return result
