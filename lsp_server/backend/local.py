@@ -23,6 +23,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from lsp_server.backend.base import (
     Generation,
     GenerationStats,
@@ -92,6 +94,9 @@ class LocalBackend:
         self._is_eog = import_llama_cpp().llama_vocab_is_eog
         self._vocab = self._llama._model.vocab
         self._piece_cache: dict[int, bytes] = {}
+        self._pieces: list[bytes] | None = None
+        self._healing_cache: dict[tuple[bytes, frozenset[int]], np.ndarray] = {}
+        self._rng = np.random.default_rng(options.seed)
         self.context_size = self._llama.n_ctx()
 
     # -- vocabulary ---------------------------------------------------------
@@ -184,6 +189,7 @@ class LocalBackend:
         top_p: float = 0.95,
         abort: threading.Event | None = None,
         on_text: Callable[[str], bool] | None = None,
+        heal_text: str = "",
     ) -> Generation:
         """Continue `prompt_tokens`, streaming decoded text to `on_text`.
 
@@ -191,6 +197,12 @@ class LocalBackend:
         generation then stops at once. Generation also stops at an end-of-generation
         token, a token in `stop_ids` (neither is part of the result), `max_tokens`, or
         when `abort` is set.
+
+        `heal_text` (token healing): the caller left the prompt's last token(s) out and
+        passes their text here; the first generated tokens are constrained to spell it,
+        so the model may choose a token that merges it with what follows (" " + "ie" as
+        " ie") instead of continuing after an unnatural token boundary. The healed text
+        is not part of the result.
         """
         abort = abort or threading.Event()
         prompt = [int(token) for token in prompt_tokens]
@@ -214,7 +226,9 @@ class LocalBackend:
             return Generation("", [], StopReason.ABORTED, stats)
 
         started = time.perf_counter()
-        generation = self._sample_loop(max_tokens, set(stop_ids), temperature, top_k, top_p, abort, on_text)
+        generation = self._sample_loop(
+            max_tokens, set(stop_ids), temperature, top_k, top_p, abort, on_text, heal_text.encode("utf-8")
+        )
         stats.generate_ms = (time.perf_counter() - started) * 1000
         stats.generated_tokens = len(generation.token_ids)
         generation.stats = stats
@@ -229,6 +243,7 @@ class LocalBackend:
         top_p: float,
         abort: threading.Event,
         on_text: Callable[[str], bool] | None,
+        heal: bytes = b"",
     ) -> Generation:
         llama = self._llama
         sampler = llama._init_sampler(temp=temperature, top_k=top_k, top_p=top_p, min_p=0.0)
@@ -239,11 +254,20 @@ class LocalBackend:
             while True:
                 if abort.is_set():
                     return Generation("".join(pieces), token_ids, StopReason.ABORTED)
-                token = sampler.sample(llama._ctx, -1)
-                if token in stop_ids or self.is_end_of_generation(token):
-                    return Generation("".join(pieces), token_ids, StopReason.END_OF_GENERATION)
+                if heal:
+                    token = self._healing_token(heal, stop_ids, temperature)
+                    piece_bytes = self.token_piece(token)
+                    if piece_bytes.startswith(heal):
+                        new_bytes, heal = piece_bytes[len(heal) :], b""
+                    else:  # the piece spells only the start of what is left
+                        new_bytes, heal = b"", heal[len(piece_bytes) :]
+                else:
+                    token = sampler.sample(llama._ctx, -1)
+                    if token in stop_ids or self.is_end_of_generation(token):
+                        return Generation("".join(pieces), token_ids, StopReason.END_OF_GENERATION)
+                    new_bytes = self.token_piece(token)
                 token_ids.append(token)
-                piece = decoder.decode(self.token_piece(token))
+                piece = decoder.decode(new_bytes)
                 pieces.append(piece)
                 if piece and on_text is not None and on_text(piece):
                     return Generation("".join(pieces), token_ids, StopReason.EARLY_STOP)
@@ -252,6 +276,49 @@ class LocalBackend:
                 llama.eval([token])
         finally:
             sampler.close()
+
+    # -- token healing --------------------------------------------------------
+
+    def _healing_token(self, heal: bytes, stop_ids: set[int], temperature: float) -> int:
+        """The most likely (or a sampled) token that agrees with the text still to spell."""
+        candidates = self._healing_candidates(heal, frozenset(stop_ids))
+        if len(candidates) == 0:
+            raise ValueError(f"no token spells {heal!r}; cannot heal the prompt's end.")
+        llama_cpp = import_llama_cpp()
+        logits = np.ctypeslib.as_array(
+            llama_cpp.llama_get_logits_ith(self._llama._ctx.ctx, -1), shape=(self.vocab_size,)
+        )[candidates]
+        if temperature <= 0:
+            return int(candidates[int(np.argmax(logits))])
+        weights = np.exp((logits - logits.max()) / temperature)
+        return int(self._rng.choice(candidates, p=weights / weights.sum()))
+
+    def _healing_candidates(self, heal: bytes, stop_ids: frozenset[int]) -> np.ndarray:
+        key = (heal, stop_ids)
+        cached = self._healing_cache.get(key)
+        if cached is not None:
+            return cached
+        pieces = self._all_pieces()
+        candidates = np.fromiter(
+            (
+                token_id
+                for token_id, piece in enumerate(pieces)
+                if piece
+                and (piece.startswith(heal) or heal.startswith(piece))
+                and token_id not in stop_ids
+                and not self.is_end_of_generation(token_id)
+            ),
+            dtype=np.int64,
+        )
+        if len(self._healing_cache) >= 256:
+            self._healing_cache.pop(next(iter(self._healing_cache)))
+        self._healing_cache[key] = candidates
+        return candidates
+
+    def _all_pieces(self) -> list[bytes]:
+        if self._pieces is None:
+            self._pieces = [self.token_piece(token_id) for token_id in range(self.vocab_size)]
+        return self._pieces
 
     def close(self) -> None:
         self._llama.close()

@@ -147,3 +147,20 @@ def test_truncated_gguf_is_a_model_load_error(tmp_path, tiny_gguf):
     with pytest.raises(ModelLoadError, match="could not load") as raised:
         LocalBackend(truncated)
     assert raised.value.reason
+
+
+def test_token_healing_respells_the_dropped_text(backend):
+    prompt = prompt_of(backend, "def area(radius):\n    return radius * radius")
+    dropped = backend.token_piece(prompt[-1]).decode()
+    healed = backend.generate(prompt[:-1], max_tokens=6, heal_text=dropped)
+    spelled = b"".join(backend.token_piece(token) for token in healed.token_ids).decode("utf-8", "replace")
+    assert spelled.startswith(dropped)
+    assert healed.text == spelled[len(dropped) :]
+
+
+def test_token_healing_over_several_tokens(backend):
+    prompt = prompt_of(backend, "values = [")
+    healed = backend.generate(prompt, max_tokens=8, heal_text="    ")
+    spelled = b"".join(backend.token_piece(token) for token in healed.token_ids).decode("utf-8", "replace")
+    assert spelled.startswith("    ") or len(healed.token_ids) == 8
+    assert healed.text == spelled[4:]
