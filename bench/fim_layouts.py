@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import random
 import re
 import sys
@@ -26,6 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lsp_server.engine.families import Layout, detect_family  # noqa: E402
+from lsp_server.engine.postprocess import Context, Suggestion  # noqa: E402
+from lsp_server.engine.postprocess.held_back import drop_held_back  # noqa: E402
 from lsp_server.engine.prompt import PromptBudget, PromptBuilder  # noqa: E402
 
 LANGUAGES = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go", ".rs": "rust", ".java": "java"}
@@ -87,9 +90,20 @@ def first_line(llm, tokens: list[int], stop_ids: frozenset[int], max_tokens: int
             break
         data += llm.detokenize([token], special=True)
         text = data.decode("utf-8", errors="ignore")
-        if "\n" in text:
+        if text.strip(" \t") and "\n" in text.lstrip(" \t"):
             break
     return data.decode("utf-8", errors="replace").split("\n")[0]
+
+
+def summarize(rows: list[dict], names) -> dict[str, dict]:
+    summary = {}
+    for name in names:
+        exact = sum(row["outputs"][name].rstrip() == row["target"] for row in rows)
+        similarity = sum(
+            difflib.SequenceMatcher(None, row["outputs"][name].rstrip(), row["target"]).ratio() for row in rows
+        ) / max(1, len(rows))
+        summary[name] = {"exact": exact, "cases": len(rows), "similarity": round(similarity, 4)}
+    return summary
 
 
 def main() -> None:
@@ -106,6 +120,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads crawl on shared CPUs
     import llama_cpp
     from tqdm import tqdm
 
@@ -136,23 +151,20 @@ def main() -> None:
         row = {"path": case.path, "line": case.line, "target": case.target, "outputs": {}}
         for name, builder in builders.items():
             prompt = builder.build(case.prefix, case.suffix, language=LANGUAGES.get(Path(case.path).suffix, ""))
-            row["outputs"][name] = first_line(llm, prompt.tokens, prompt.stop_ids, args.max_tokens)
+            raw = first_line(llm, prompt.tokens, prompt.stop_ids, args.max_tokens + len(prompt.held_back))
+            context = Context(case.prefix, case.suffix, held_back=prompt.held_back)
+            row["outputs"][name] = drop_held_back(Suggestion(raw), context).text
         rows.append(row)
+        if args.json:  # after every case, so a long run that is stopped still leaves its figures
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"summary": summarize(rows, builders), "cases": rows}, indent=1, ensure_ascii=False))
 
     print(f"\n{family.name}, {len(cases)} masked lines from {len(args.files)} files, "
           f"prefix {args.prefix_tokens} / suffix {args.suffix_tokens} tokens, {time.perf_counter() - started:.0f} s")
     print(f"{'layout':<16} {'exact first line':>17} {'mean similarity':>16}")
-    summary = {}
-    for name in builders:
-        exact = sum(row["outputs"][name].rstrip() == row["target"] for row in rows)
-        similarity = sum(
-            difflib.SequenceMatcher(None, row["outputs"][name].rstrip(), row["target"]).ratio() for row in rows
-        ) / max(1, len(rows))
-        summary[name] = {"exact": exact, "cases": len(rows), "similarity": similarity}
-        print(f"{name:<16} {exact:>9}/{len(rows):<3} {exact / max(1, len(rows)):>4.0%} {similarity:>16.3f}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"summary": summary, "cases": rows}, indent=1, ensure_ascii=False))
+    for name, figures in summarize(rows, builders).items():
+        exact, count = figures["exact"], figures["cases"]
+        print(f"{name:<16} {exact:>9}/{count:<3} {exact / max(1, count):>4.0%} {figures['similarity']:>16.3f}")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,12 @@ changes sits at the end:
 * context snippets come first and are re-chosen only when the cursor changes region
   (context.ContextSelector).
 
+* Spaces and tabs right before the cursor (indentation on an empty line, the space after
+  `return `) are held back (`Prompt.held_back`): a prompt ending in a whitespace token
+  is rare in training, and models then write one space too many (measured: " sync.Mutex"
+  after "mu "). The model writes the whitespace itself; post-processing removes it again
+  (`Context.create(..., held_back=prompt.held_back)`).
+
 So a keystroke costs the re-tokenized end of the tail (one or two tokens before the new
 text, BPE may merge them) plus the new text. The head/anchor moves once every
 `anchor_step_lines` lines, costing one evaluation of suffix + tail.
@@ -100,6 +106,7 @@ class Prompt:
     suffix_text: str  # the document text after the cursor that the prompt holds
     snippets: tuple[Snippet, ...] = ()
     stable_length: int = 0  # tokens[:stable_length] do not change while typing at the cursor
+    held_back: str = ""  # spaces/tabs before the cursor left out of the prompt; the model writes them
 
     def span(self, name: str) -> Span | None:
         return next((span for span in self.spans if span.name == name), None)
@@ -214,6 +221,8 @@ class PromptBuilder:
         repo_name: str = "",
     ) -> Prompt:
         """The prompt for a cursor between `prefix` and `suffix` (the document's text)."""
+        held_back = trailing_blanks(prefix)
+        prefix = prefix[: len(prefix) - len(held_back)]
         lines = prefix.split("\n")
         window_start = self.prefix_window_start(lines)
         prefix_window = self._fit_prefix("\n".join(lines[window_start:]))
@@ -235,6 +244,7 @@ class PromptBuilder:
             suffix_text=suffix_window,
             snippets=used_snippets,
             stable_length=stable_length,
+            held_back=held_back,
         )
 
     def _fit_prefix(self, window: str) -> str:
@@ -333,6 +343,11 @@ class PromptBuilder:
             kept.append(snippet)
             used += cost
         return tuple(kept)
+
+
+def trailing_blanks(prefix: str) -> str:
+    """Spaces and tabs at the end of the cursor's line."""
+    return prefix[len(prefix.rstrip(" \t")) :]
 
 
 def model_suffix(suffix: str) -> str:

@@ -4,8 +4,9 @@
 
 Each case file is source code with the cursor marked by ║. The prompt is built by the
 engine (family detected from the model, default layout and budgets) and the model
-generates greedily, up to 64 tokens, without the streaming stop, so the filters see the
-whole raw output. fixtures/NAME.json keeps `raw` and `expected`; `expected` was reviewed
+generates greedily, up to 64 tokens, without the streaming stop and stopping only at
+end-of-text (not at the family's other stop tokens), so the filters see the whole raw
+output, leaked file separators included. fixtures/NAME.json keeps `raw` and `expected`; `expected` was reviewed
 by hand and is kept on re-recording unless --reset-expected (then it is the pipeline's
 output again and needs another review). Cases whose pipeline output differs from
 `expected` are listed at the end.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -33,13 +35,16 @@ CURSOR = "║"
 MAX_TOKENS = 64
 
 
-def generate(llm, tokens: list[int], stop_ids: frozenset[int]) -> str:
+def generate(llm, tokens: list[int], end_ids: set[int]) -> tuple[str, bool]:
+    """(raw text, whether it was cut by the token limit)."""
     data = b""
     for count, token in enumerate(llm.generate(tokens, temp=0.0, top_k=1, reset=True)):
-        if count >= MAX_TOKENS or token in stop_ids or token == llm.token_eos():
+        if token in end_ids:
+            return data.decode("utf-8", errors="replace"), False
+        if count >= MAX_TOKENS:
             break
         data += llm.detokenize([token], special=True)
-    return data.decode("utf-8", errors="replace")
+    return data.decode("utf-8", errors="replace"), True
 
 
 def main() -> None:
@@ -51,6 +56,7 @@ def main() -> None:
     if not args.model.is_file():
         sys.exit(f"model {args.model} not found; pass --model with a code-model GGUF that has FIM tokens.")
 
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads crawl on shared CPUs
     import llama_cpp
     from tqdm import tqdm
 
@@ -61,6 +67,7 @@ def main() -> None:
         return ids[0] if len(ids) == 1 and llm._model.token_get_text(ids[0]) == text else None
 
     family = detect_family(token_id, llm.metadata)
+    end_ids = {llm.token_eos(), *(i for i in (token_id("<|endoftext|>"), token_id("<|EOT|>")) if i is not None)}
     builder = PromptBuilder(family, lambda text: llm.tokenize(text.encode(), add_bos=False, special=False))
     cases = sorted(path for path in CASES.iterdir() if path.suffix in LANGUAGES)
     if args.only:
@@ -71,9 +78,9 @@ def main() -> None:
         language = LANGUAGES[case.suffix]
         prefix, suffix = case.read_text(encoding="utf-8").split(CURSOR)
         prompt = builder.build(prefix, suffix, path=case.name, language=language)
-        raw = generate(llm, prompt.tokens, prompt.stop_ids)
-        context = Context.create(prefix, suffix, language, family.special_texts)
-        output = postprocess(raw, context)
+        raw, truncated = generate(llm, prompt.tokens, end_ids)
+        context = Context.create(prefix, suffix, language, family.special_texts, held_back=prompt.held_back)
+        output = postprocess(raw, context, truncated=truncated)
         fixture_path = FIXTURES / f"{case.stem}.json"
         old = json.loads(fixture_path.read_text(encoding="utf-8")) if fixture_path.exists() else {}
         expected = output if args.reset_expected or "expected" not in old else old["expected"]
@@ -84,6 +91,8 @@ def main() -> None:
             "family": family.name,
             "layout": prompt.layout.value,
             "mode": context.mode.value,
+            "held_back": prompt.held_back,
+            "truncated": truncated,
             "raw": raw,
             "expected": expected,
         }

@@ -9,12 +9,14 @@ from lsp_server.engine.postprocess.block_indentation import stop_at_block_end
 from lsp_server.engine.postprocess.block_syntax import grammar, stop_at_syntax_block_end
 from lsp_server.engine.postprocess.bracket_balance import balance_brackets
 from lsp_server.engine.postprocess.drop_empty import drop_empty
+from lsp_server.engine.postprocess.held_back import drop_held_back
 from lsp_server.engine.postprocess.indentation_style import keep_indentation_style
 from lsp_server.engine.postprocess.repetition import cut_repetition
 from lsp_server.engine.postprocess.single_line import keep_single_line
 from lsp_server.engine.postprocess.strip_special_tokens import strip_special_tokens
 from lsp_server.engine.postprocess.suffix_overlap import drop_suffix_overlap
 from lsp_server.engine.postprocess.trailing_whitespace import trim_trailing_whitespace
+from lsp_server.engine.postprocess.truncation import drop_unfinished_line
 
 from tests.lsp_engine.cursor import split_at_cursor
 
@@ -209,3 +211,64 @@ def test_pipeline_end_to_end() -> None:
     ctx = context("def add(a, b):║\n\n\nprint(add(1, 2))\n", special_texts=("<|endoftext|>",))
     raw = "\n    return a + b\n\n\ndef sub(a, b):\n    return a - b<|endoftext|>"
     assert postprocess(raw, ctx) == "\n    return a + b"
+
+
+@pytest.mark.parametrize(
+    ("document", "language", "mode"),
+    [
+        ('config = {\n    "port": ║\n', "python", Mode.SINGLE_LINE),  # a dict value, not a block
+        ("const user = {\n  createdAt: ║\n", "javascript", Mode.SINGLE_LINE),
+        ("    else:║\n", "python", Mode.MULTI_LINE),
+        ("total = a // 2  # halve:║\n", "python", Mode.SINGLE_LINE),  # "//" is floor division in Python
+    ],
+)
+def test_colon_opens_a_block_only_after_python_compound_statements(document: str, language: str, mode: Mode) -> None:
+    assert context(document, language).mode is mode
+
+
+def test_compound_statement_written_on_an_empty_line_keeps_its_siblings() -> None:
+    raw = "if n <= 1:\n        return n\n    else:\n        return f(n - 1)\n\nprint(f(3))"
+    assert run(stop_at_block_end, "def f(n):\n    ║\n", raw) == (
+        "if n <= 1:\n        return n\n    else:\n        return f(n - 1)"
+    )
+
+
+def test_held_back_whitespace_is_removed_by_width() -> None:
+    prefix, suffix = split_at_cursor("def f():\n    ║\n")
+    ctx = Context.create(prefix, suffix, "python", held_back="    ")
+    assert drop_held_back(Suggestion("    return 1"), ctx).text == "return 1"
+    assert drop_held_back(Suggestion("        deeper()"), ctx).text == "    deeper()"
+    assert drop_held_back(Suggestion("\treturn 1"), ctx).text == "return 1"  # a tab is 4 wide
+    assert drop_held_back(Suggestion("\nnext"), ctx).text == "\nnext"
+    assert drop_held_back(Suggestion("  x"), Context.create("x =", "", held_back=" ")).text == " x"
+
+
+def test_unfinished_last_line_and_bodiless_openers_are_dropped_when_truncated() -> None:
+    ctx = context("def f(xs):║\n")
+    raw = "\n    total = 0\n    for x in xs:\n        if x > 0:\n            total +"
+    assert drop_unfinished_line(raw, ctx) == "\n    total = 0"
+    assert postprocess(raw, ctx, truncated=True) == "\n    total = 0"
+    assert postprocess("1 + 2", context("x = ║\n"), truncated=True) == "1 + 2"  # single-line: kept
+
+
+def test_markdown_fence_ends_the_suggestion_outside_markdown() -> None:
+    raw = "return a + b\n```\n\nThis function adds"
+    assert run(strip_special_tokens, "def f(a, b):\n    ║\n", raw) == "return a + b\n"
+    assert run(strip_special_tokens, "Some text\n║\n", "```python\nx = 1", "markdown") == "```python\nx = 1"
+
+
+@pytest.mark.parametrize(
+    ("document", "raw", "expected"),
+    [
+        ('print(f"total: {║}")\n', 'total:.2f}")', "total:.2f"),
+        ("print(║)\n", "foo()", "foo()"),  # what remains would not close its own bracket
+        ("print(║)\n", "foo())", "foo()"),
+        ("x = f(║))\n", "g(1))", "g(1))"),  # "g(1" would be open: left to balance_brackets
+    ],
+)
+def test_suffix_overlap_takes_off_the_rest_of_the_line_when_brackets_allow(document: str, raw: str, expected: str) -> None:
+    assert run(drop_suffix_overlap, document, raw) == expected
+
+
+def test_pipeline_balances_what_the_overlap_filter_leaves() -> None:
+    assert postprocess("g(1))", context("x = f(║))\n")) == "g(1)"

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from functools import cached_property
 
 TAB_WIDTH = 4
-_BLOCK_OPENER = re.compile(r"(?:[:{(\[]|=>|\bdo|\bthen)\s*$")
+_BLOCK_OPENER = re.compile(r"(?:[{(\[]|=>|\bdo|\bthen)\s*$")
+# In Python a trailing ":" opens a block only after a compound statement's keyword;
+# elsewhere (dict literals, JS objects, TS types) it starts a value on the same line.
+_PYTHON_COMPOUND = re.compile(
+    r"^\s*(?:async\s+)?(?:def|class|if|elif|else|for|while|try|except|finally|with|match|case|lambda)\b.*:\s*$"
+)
 _CLOSING_LINE = re.compile(r"^\s*(?:[)\]}]|end\b)")
 
 
@@ -36,6 +41,7 @@ class Context:
     mode: Mode = Mode.SINGLE_LINE
     special_texts: tuple[str, ...] = ()  # the model's special-token spellings (Family.special_texts)
     indent_unit: str | None = None  # the document's indentation step (a tab or spaces); None: unknown
+    held_back: str = ""  # Prompt.held_back: whitespace the model was left to write itself
 
     @classmethod
     def create(
@@ -45,9 +51,12 @@ class Context:
         language: str = "",
         special_texts: tuple[str, ...] = (),
         multiline: bool = True,
+        held_back: str = "",
     ) -> "Context":
-        mode = decide_mode(prefix, suffix) if multiline else Mode.SINGLE_LINE
-        return cls(prefix, suffix, language, mode, tuple(special_texts), detect_indent_unit(prefix, suffix))
+        mode = decide_mode(prefix, suffix, language) if multiline else Mode.SINGLE_LINE
+        return cls(
+            prefix, suffix, language, mode, tuple(special_texts), detect_indent_unit(prefix, suffix), held_back
+        )
 
     @cached_property
     def line_prefix(self) -> str:
@@ -69,7 +78,7 @@ class Context:
 Filter = Callable[[Suggestion, Context], Suggestion]
 
 
-def decide_mode(prefix: str, suffix: str) -> Mode:
+def decide_mode(prefix: str, suffix: str, language: str = "") -> Mode:
     """Multi-line at an empty line after a block opener or at the end of an opener line."""
     line_prefix = prefix[prefix.rfind("\n") + 1 :]
     end = suffix.find("\n")
@@ -77,28 +86,32 @@ def decide_mode(prefix: str, suffix: str) -> Mode:
     if line_suffix.strip():
         return Mode.SINGLE_LINE
     if line_prefix.strip():
-        return Mode.MULTI_LINE if opens_block(line_prefix) else Mode.SINGLE_LINE
+        return Mode.MULTI_LINE if opens_block(line_prefix, language) else Mode.SINGLE_LINE
     previous = next((line for line in reversed(prefix.split("\n")[:-1]) if line.strip()), None)
-    if previous is None or opens_block(previous):
+    if previous is None or opens_block(previous, language):
         return Mode.MULTI_LINE
     return Mode.SINGLE_LINE
 
 
-def opens_block(line: str) -> bool:
-    return bool(_BLOCK_OPENER.search(strip_line_comment(line)))
+def opens_block(line: str, language: str = "") -> bool:
+    code = strip_line_comment(line, language)
+    if language.lower() == "python" and _PYTHON_COMPOUND.match(code):
+        return True
+    return bool(_BLOCK_OPENER.search(code))
 
 
 def is_closing_line(line: str) -> bool:
     return bool(_CLOSING_LINE.match(line))
 
 
-def strip_line_comment(line: str) -> str:
-    """The line without a trailing # or // comment (good enough outside string literals)."""
-    for marker in (" #", " //"):
-        at = line.find(marker)
-        if at >= 0:
-            line = line[:at]
-    return line.rstrip()
+_HASH_COMMENT_LANGUAGES = frozenset({"python", "ruby", "shellscript", "perl", "r", "yaml", "toml", "elixir"})
+
+
+def strip_line_comment(line: str, language: str = "") -> str:
+    """The line without a trailing comment (good enough outside string literals)."""
+    marker = " #" if language.lower() in _HASH_COMMENT_LANGUAGES else " //"
+    at = line.find(marker)
+    return (line if at < 0 else line[:at]).rstrip()
 
 
 def indent_width(line: str) -> int:

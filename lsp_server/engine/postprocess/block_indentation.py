@@ -27,16 +27,20 @@ class BlockCut:
     keep_line: bool  # True: the line at `line` is a closing line that belongs to the block
 
 
-def find_block_end(lines: list[str], final: bool = True) -> BlockCut | None:
-    """Where the block that `lines[0]` (the cursor's whole line) starts ends.
+def find_block_end(line_prefix: str, text: str, language: str = "", final: bool = True) -> BlockCut | None:
+    """Where the block that the cursor's line starts ends, as an index into the lines of
+    `line_prefix + text`.
 
+    The opener rule applies when the user's own line opens a block (`def f():║`); when
+    the suggestion writes a compound statement on an empty line, its level is the block.
     With final=False the last line may be incomplete; a cut is only reported once the
     lines it depends on are complete, so streaming and the full filter agree.
     """
+    lines = (line_prefix + text).split("\n")
     first = next((index for index, line in enumerate(lines) if line.strip()), None)
     if first is None:
         return None
-    opener = first == 0 and opens_block(lines[0])
+    opener = first == 0 and opens_block(line_prefix, language) and opens_block(lines[0], language)
     level = indent_width(lines[first])
     for index in range(first + 1, len(lines)):
         line = lines[index]
@@ -69,7 +73,7 @@ def cut_lines(suggestion_text: str, line_prefix: str, cut: BlockCut) -> str:
 def stop_at_block_end(suggestion: Suggestion, context: Context) -> Suggestion:
     if context.mode is not Mode.MULTI_LINE or "\n" not in suggestion.text:
         return suggestion
-    cut = find_block_end((context.line_prefix + suggestion.text).split("\n"))
+    cut = find_block_end(context.line_prefix, suggestion.text, context.language)
     if cut is None:
         return suggestion
     return Suggestion(cut_lines(suggestion.text, context.line_prefix, cut))

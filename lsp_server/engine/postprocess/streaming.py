@@ -16,8 +16,9 @@ from __future__ import annotations
 from lsp_server.engine.postprocess.base import Context, Mode
 from lsp_server.engine.postprocess.block_indentation import find_block_end
 from lsp_server.engine.postprocess.repetition import loop_start
-from lsp_server.engine.postprocess.strip_special_tokens import strip_special_tokens
 from lsp_server.engine.postprocess.base import Suggestion
+from lsp_server.engine.postprocess.held_back import drop_held_back
+from lsp_server.engine.postprocess.strip_special_tokens import strip_special_tokens
 
 
 class StreamingStop:
@@ -43,9 +44,10 @@ class StreamingStop:
             return None
         if self.context.mode is Mode.SINGLE_LINE:
             return "end of line"
-        lines = (self.context.line_prefix + self.text).split("\n")
-        if find_block_end(lines, final=False) is not None:
+        text = drop_held_back(Suggestion(self.text), self.context).text
+        if find_block_end(self.context.line_prefix, text, self.context.language, final=False) is not None:
             return "end of block"
+        lines = (self.context.line_prefix + text).split("\n")
         complete = lines[:-1]
         if len(complete) > self._checked_lines:
             self._checked_lines = len(complete)

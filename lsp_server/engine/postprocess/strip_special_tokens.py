@@ -1,7 +1,9 @@
 """Cut the suggestion at the first special token that leaked into the text.
 
 A leaked FIM marker, end-of-text or file separator means the model left the hole: what
-follows belongs to another part of the file or another file.
+follows belongs to another part of the file or another file. Instruct-tuned models also
+close a code block with a Markdown fence and start explaining; a ``` line outside
+Markdown documents is cut the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ _GENERIC = re.compile(
     r"|<(?:fim_prefix|fim_suffix|fim_middle|fim_pad|file_sep|repo_name|PRE|SUF|MID|EOT)>"
     r"|<eos>|<end_of_turn>"
 )
+_FENCE = re.compile(r"^[ \t]*```", re.MULTILINE)
+_MARKDOWN = frozenset({"markdown", "mdx", "rmd", "quarto"})
 
 
 def strip_special_tokens(suggestion: Suggestion, context: Context) -> Suggestion:
@@ -29,4 +33,7 @@ def strip_special_tokens(suggestion: Suggestion, context: Context) -> Suggestion
     match = _GENERIC.search(text)
     if match is not None and match.start() < cut:
         cut = match.start()
+    fence = _FENCE.search(text) if context.language.lower() not in _MARKDOWN else None
+    if fence is not None and fence.start() < cut:
+        cut = fence.start()
     return suggestion if cut == len(text) else Suggestion(text[:cut])

@@ -1,16 +1,38 @@
 """Drop the part of a suggestion that the text after the cursor already has.
 
 Two cases: the model writes the rest of the cursor's line again (`foo(|, b)` completed as
-`a, b)`), or a multi-line suggestion runs into the lines that follow the cursor (it writes
-the `}` or the `return` that is already there). Closing brackets alone are left to the
-bracket filter, which can tell `foo()` from `foo())`.
+`a, b)`, `{total:.2f}")` before `}")`), or a multi-line suggestion runs into the lines
+that follow the cursor (it writes the `}` or the `return` that is already there). The
+rest of the line is only taken off when what remains closes every bracket it opens:
+`foo()` before `)` stays, `foo())` loses one.
 """
 
 from __future__ import annotations
 
 from lsp_server.engine.postprocess.base import Context, Suggestion
 
-_CLOSERS = frozenset(")]}\"'`;,")
+_OPEN = "([{"
+_CLOSE = ")]}"
+
+
+def closes_what_it_opens(text: str) -> bool:
+    """True when `text` (outside string literals) never closes more than it opened and ends balanced."""
+    depth = 0
+    quote: str | None = None
+    for char in text:
+        if quote is not None:
+            if char == quote:
+                quote = None
+            continue
+        if char in "\"'`":
+            quote = char
+        elif char in _OPEN:
+            depth += 1
+        elif char in _CLOSE:
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
 
 
 def _first_nonblank(lines: list[str]) -> str | None:
@@ -20,10 +42,11 @@ def _first_nonblank(lines: list[str]) -> str | None:
 def drop_suffix_overlap(suggestion: Suggestion, context: Context) -> Suggestion:
     text = suggestion.text
     rest_of_line = context.line_suffix.strip()
-    if rest_of_line and not set(rest_of_line) <= _CLOSERS:
-        trimmed = text.rstrip()
-        if trimmed.endswith(rest_of_line):
-            text = trimmed[: len(trimmed) - len(rest_of_line)]
+    trimmed = text.rstrip()
+    if rest_of_line and "\n" not in trimmed and trimmed.endswith(rest_of_line):
+        remaining = trimmed[: len(trimmed) - len(rest_of_line)]
+        if closes_what_it_opens(remaining):
+            text = remaining
     lines = text.split("\n")
     next_line = _first_nonblank(context.next_lines)
     if next_line is not None and len(lines) > 1:
