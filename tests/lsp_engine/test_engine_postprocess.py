@@ -271,4 +271,4 @@ def test_suffix_overlap_takes_off_the_rest_of_the_line_when_brackets_allow(docum
 
 
 def test_pipeline_balances_what_the_overlap_filter_leaves() -> None:
-    assert postprocess("g(1))", context("x = f(║))\n")) == "g(1)"
+    assert postprocess("a, b);", context("print(║)\n")) == "a, b"
