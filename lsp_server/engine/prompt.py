@@ -171,17 +171,21 @@ class PromptBuilder:
     # -- windows ------------------------------------------------------------
 
     def prefix_window_start(self, lines: list[str]) -> int:
-        """First line of the prefix window: the smallest multiple of the step that fits."""
-        step = self.budget.window_step_lines
+        """First line of the prefix window: the smallest multiple of the step that fits.
+
+        Walks back from the cursor only as far as the budget reaches, so long files cost
+        no more than short ones.
+        """
         cursor_line = len(lines) - 1
-        line_costs = [self.count_tokens(line + "\n") for line in lines[:-1]] + [self.count_tokens(lines[-1])]
-        total = sum(line_costs)
-        start = 0
-        while start < cursor_line and total > self.budget.prefix_tokens:
-            next_start = min(start + step, cursor_line)
-            total -= sum(line_costs[start:next_start])
-            start = next_start
-        return start
+        total = self.count_tokens(lines[-1])
+        first_fitting = cursor_line
+        while first_fitting > 0:
+            total += self.count_tokens(lines[first_fitting - 1] + "\n")
+            if total > self.budget.prefix_tokens:
+                break
+            first_fitting -= 1
+        step = self.budget.window_step_lines
+        return min(cursor_line, -(-first_fitting // step) * step)
 
     def suffix_window(self, suffix: str) -> str:
         """Whole lines from the start of `suffix` that fit the suffix budget."""

@@ -117,8 +117,11 @@ def test_prefix_budget_cuts_at_a_window_step_line(load_vocab) -> None:
     prefix = python_file(300) + "    return va"
     prompt = builder_for(vocab, budget).build(prefix, "\n" + python_file(100))
     assert len(vocab.tokenize(prompt.prefix_text)) <= 200
-    first_line = prefix.split("\n").index(prompt.prefix_text.split("\n")[0])
-    assert first_line % 16 == 0
+    lines = prefix.split("\n")
+    first_line = len(lines) - len(prompt.prefix_text.split("\n"))
+    assert first_line % 16 == 0 and first_line > 0
+    one_step_more = "\n".join(lines[first_line - 16 :])
+    assert len(vocab.tokenize(one_step_more)) > 200  # the window is as large as the step allows
     assert prefix.endswith(prompt.prefix_text)
     assert len(prompt.span_tokens("suffix")) <= 50
     assert prompt.suffix_text.endswith("\n") and ("\n" + python_file(100)).startswith(prompt.suffix_text)
