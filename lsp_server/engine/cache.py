@@ -85,11 +85,14 @@ class CompletionCache:
 
     def _type_through(self, prefix: str, suffix: str) -> str | None:
         furthest = max(0, len(prefix) - self.max_typed_chars)
+        # Only the end of the prefix makes a key: don't copy a long document per position.
+        window = prefix[-(self.prefix_chars + self.max_typed_chars) :]
+        offset = len(prefix) - len(window)
         # Nearest earlier position first: it has the freshest suggestion.
         for position in range(len(prefix) - 1, furthest - 1, -1):
             typed = prefix[position:]
             for old_suffix, closers in _suffix_variants(suffix, typed):
-                entry = self._lookup(self.key(prefix[:position], old_suffix))
+                entry = self._lookup(self.key(window[: position - offset], old_suffix))
                 if entry is None or not entry.suggestion.startswith(typed):
                     continue
                 rest = entry.suggestion[len(typed) :]

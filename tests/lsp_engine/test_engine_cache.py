@@ -97,3 +97,11 @@ def test_clear() -> None:
     cache.put("a", "", "1")
     cache.clear()
     assert cache.get("a", "") is None
+
+
+def test_type_through_in_a_long_document() -> None:
+    cache = CompletionCache()
+    prefix = "# filler line\n" * 5000 + "value = "
+    cache.put(prefix, "\n", "compute(42)")
+    assert cache.get(prefix + "comp", "\n") == "ute(42)"
+    assert cache.get("# other\n" + prefix[8:] + "comp", "\n") == "ute(42)"  # far-away text is not in the key
