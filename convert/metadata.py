@@ -24,7 +24,8 @@ CONVERTER_VERSION = "0.1.0"
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 
-# Regexes of the pre-tokenizer ``Split`` steps, in order, per llama.cpp pre-tokenizer name.
+# Regexes of the pre-tokenizer ``Split`` steps, in order, per llama.cpp pre-tokenizer name
+# (llama.cpp's llama-vocab.cpp uses these regexes for that name).
 _DEEPSEEK_CODER_SPLITS = ("[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[一-龥ࠀ-一가-퟿]+")
 _QWEN2_SPLITS = (
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
@@ -33,11 +34,6 @@ _PRE_TOKENIZERS: dict[tuple[str, ...], str] = {
     _DEEPSEEK_CODER_SPLITS: "deepseek-coder",
     _QWEN2_SPLITS: "qwen2",
 }
-# A vocabulary whose pre-tokenizer regexes are written differently is still recognised by these tokens.
-_PRE_TOKENIZER_MARKERS = (
-    ("<｜fim▁begin｜>", "deepseek-coder"),
-    ("<|fim_prefix|>", "qwen2"),
-)
 
 # GGUF key -> token texts that play that role, first present wins (llama.cpp's llama-vocab.cpp lists).
 SPECIAL_TOKEN_TEXTS: dict[str, tuple[str, ...]] = {
@@ -159,11 +155,7 @@ def _pre_tokenizer_name(tokenizer: dict[str, Any], model_dir: Path) -> str:
     for signature, name in _PRE_TOKENIZERS.items():
         if splits[: len(signature)] == signature:
             return name
-    vocab = tokenizer["model"]["vocab"]
-    added = {added["content"] for added in tokenizer.get("added_tokens") or []}
-    for marker, name in _PRE_TOKENIZER_MARKERS:
-        if marker in added or marker in vocab:
-            return name
+    # no guessing from the vocabulary: llama.cpp would split text differently from the source tokenizer
     raise ConvertError(
         f"{model_dir / TOKENIZER_FILE} has a pre-tokenizer seekcode-convert does not know; "
         "supported are DeepSeek-Coder's and Qwen2's."

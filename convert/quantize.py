@@ -25,6 +25,7 @@ _K_TYPES = frozenset({
     GGMLQuantizationType.Q2_K, GGMLQuantizationType.Q3_K, GGMLQuantizationType.Q4_K,
     GGMLQuantizationType.Q5_K, GGMLQuantizationType.Q6_K,
 })
+_GGML_LOG_LEVEL_ERROR = 4  # ggml_log_level: NONE, DEBUG, INFO, WARN, ERROR, CONT
 _PROGRESS = re.compile(rb"\[\s*(\d+)/\s*(\d+)\]")
 # Tensor rows are processed in slabs of at most this many bytes (llama.cpp's default is 8 GiB).
 MAX_BUFFER_BYTES = 64 * 1024 * 1024
@@ -59,8 +60,12 @@ def quantize_file(source_gguf: Path, out_path: Path, outtype: str, threads: int 
 
 def fallbacks(gguf_path: Path) -> list[Fallback]:
     """2-D weights that are not K-quants in a K-quant file because their rows do not fit 256-blocks."""
+    try:
+        reader = GGUFReader(gguf_path)
+    except Exception as err:  # GGUFReader raises bare ValueError/struct errors on short files
+        raise ConvertError(f"llama.cpp wrote an unreadable {gguf_path.name} ({err}); check free disk space.") from None
     found = []
-    for tensor in GGUFReader(gguf_path).tensors:
+    for tensor in reader.tensors:
         row_size = int(tensor.shape[0])  # GGUFReader shapes are in ggml order: ne0 first
         if len(tensor.shape) >= 2 and row_size % 256 != 0 and tensor.tensor_type not in _K_TYPES:
             found.append(Fallback(tensor.name, row_size, tensor.tensor_type))
@@ -86,8 +91,8 @@ def _llama_log_to_progress(label: str) -> Iterator[list[str]]:
             bar.total = int(match.group(2))
             bar.n = int(match.group(1))
             bar.refresh()
-        elif level == 3 and text:  # GGML_LOG_LEVEL_ERROR
-            errors.append(text.decode("utf-8", "replace").strip())
+        elif level == _GGML_LOG_LEVEL_ERROR and text:
+            errors.append(text.decode("utf-8", "replace").strip().removeprefix("llama_model_quantize: "))
 
     with _lock:
         llama_cpp.llama_log_set(on_log, ctypes.c_void_p(0))
