@@ -95,11 +95,15 @@ class CompletionEngine:
         family: Family | None = None,
         layout: Layout | None = None,
         use_cache: bool = True,
+        token_healing: bool = True,
     ) -> None:
         self.backend = backend
         self.family = family or detect_family(backend.token_id, backend.metadata)
         self.layout = layout
         self.use_cache = use_cache
+        self.token_healing = token_healing
+        if token_healing:
+            backend.piece_index()  # built now, on the loading thread, not on the first keystroke
         self.cache = CompletionCache()
         self._cache_lock = threading.Lock()
         self._selector = ContextSelector()
@@ -159,14 +163,16 @@ class CompletionEngine:
             return cached
         abort = abort or threading.Event()
         prompt = self.build_prompt(request)
-        context = self.postprocess_context(request)
+        context = self.postprocess_context(request, prompt)
+        tokens, heal_text = self.heal(prompt)
         generation = self.backend.generate(
-            prompt.tokens,
+            tokens,
             max_tokens=request.settings.max_tokens,
             stop_ids=prompt.stop_ids,
             temperature=request.settings.temperature,
             abort=abort,
             on_text=StreamingStop(context).feed,
+            heal_text=heal_text,
         )
         stats = generation.stats
         if generation.stop_reason is StopReason.ABORTED:
@@ -187,13 +193,37 @@ class CompletionEngine:
             self._suggestions(request, text), "model", generation.stats, generation.text, generation.stop_reason, prompt
         )
 
-    def postprocess_context(self, request: CompletionRequest) -> Context:
+    def heal(self, prompt: Prompt) -> tuple[list[int], str]:
+        """Token healing inside a word: leave out the last typed token, let generation re-spell it.
+
+        When the cursor is in the middle of an identifier ("self.wor|"), the prompt's last
+        token ends where the cursor is, not where the tokenizer would split the finished
+        word ("wor" + "ld" instead of " world"); models continue such splits poorly.
+        Dropping that token and requiring the first generated token to start with its
+        text lets the model pick the natural token. At word boundaries it changed
+        nothing in the latency bench (15/36 first-line matches either way), and trailing
+        whitespace is already held back by the prompt builder, so it only runs mid-word.
+        """
+        last_span = prompt.spans[-1] if prompt.spans else None
+        typed_end = last_span is not None and last_span.name in ("prefix_tail", "prefix")
+        if not self.token_healing or not typed_end or prompt.held_back or len(prompt.tokens) < 2:
+            return prompt.tokens, ""
+        try:
+            text = self.backend.token_piece(prompt.tokens[-1]).decode("utf-8")
+        except UnicodeDecodeError:  # half of a multi-byte character: leave it alone
+            return prompt.tokens, ""
+        if not text or not (text[-1].isalnum() or text[-1] == "_"):
+            return prompt.tokens, ""
+        return prompt.tokens[:-1], text
+
+    def postprocess_context(self, request: CompletionRequest, prompt: Prompt) -> Context:
         return Context.create(
             request.prefix,
             request.suffix,
             language=request.language,
             special_texts=self.family.special_texts,
             multiline=request.settings.multiline,
+            held_back=prompt.held_back,
         )
 
     @staticmethod
