@@ -14,8 +14,10 @@ like an auto-indenting editor). Every request goes to three engines side by side
                 (n_prefix 256 lines, n_suffix 64 lines, n_predict 128, top_k 40,
                 top_p 0.90, samplers top_k/top_p/infill, t_max_prompt_ms 500,
                 t_max_predict_ms 250 for a typed request, n_indent), server flags of
-                llama.vim's --fim-qwen-*-default presets (-b/-ub 1024, --cache-reuse 256),
-                plus llama.vim's client-side cache with type-through
+                llama.vim's --fim-qwen-*-default presets (-b/-ub 1024, --cache-reuse 256)
+  llama-vim     (optional, --engines ...,llama-vim) llama-server plus llama.vim's
+                client-side cache with type-through; run it in its own invocation, since
+                two arms on one llama-server slot would share its prompt cache
 
     python bench/latency/run.py --model ~/.cache/seekcode-dev/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \\
         --threads 2 [--llama-server bench/work/build-server/bin/llama-server] [--places 4 --chars 90]
@@ -181,7 +183,10 @@ class NaiveArm(SeekcodeArm):
 
 
 class LlamaServerArm:
+    """Each request goes to /infill (the server's cache_prompt is its only cache)."""
+
     name = "llama-server"
+    client_cache = False
 
     def __init__(self, binary: Path, model: Path, threads: int, context_size: int) -> None:
         self.port = _free_port()
@@ -213,7 +218,7 @@ class LlamaServerArm:
     def complete(self, request: TypingRequest) -> Answer:
         started = time.perf_counter()
         prefix, suffix = request.doc_text[: request.cursor], request.doc_text[request.cursor :]
-        cached = self.cache.get(prefix, suffix)
+        cached = self.cache.get(prefix, suffix) if self.client_cache else None
         if cached is not None:
             return Answer(cached, (time.perf_counter() - started) * 1000, True, 0)
         body = {**LLAMA_VIM_REQUEST, **llama_vim_context(request.doc_text, request.cursor)}
@@ -234,6 +239,14 @@ class LlamaServerArm:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+class LlamaVimArm(LlamaServerArm):
+    """llama-server plus llama.vim's client-side cache: exact hits and type-through
+    (llama.vim looks up to 128 characters back for a cached suggestion whose start was typed)."""
+
+    name = "llama-vim"
+    client_cache = True
 
 
 def llama_vim_context(text: str, cursor: int) -> dict[str, Any]:
@@ -290,6 +303,7 @@ class ArmSummary:
     p50_ms: float
     p95_ms: float
     mean_ms: float
+    p50_model_ms: float  # requests the model answered (no cache hit)
     cache_hit_rate: float
     evaluated_tokens_per_request: float
     evaluated_tokens_per_model_request: float
@@ -316,6 +330,7 @@ def summarize(name: str, records: list[Record]) -> ArmSummary:
         p50_ms=percentile(latencies, 0.50),
         p95_ms=percentile(latencies, 0.95),
         mean_ms=statistics.fmean(latencies),
+        p50_model_ms=percentile([record.latency_ms for record in model_records], 0.50) if model_records else 0.0,
         cache_hit_rate=sum(record.from_cache for record in records) / len(records),
         evaluated_tokens_per_request=statistics.fmean(record.evaluated_tokens for record in records),
         evaluated_tokens_per_model_request=(
@@ -343,13 +358,13 @@ def run(arms: list[Any], requests: list[TypingRequest], progress: Callable[[int]
 
 
 def print_table(summaries: list[ArmSummary]) -> None:
-    header = f"{'engine':<14}{'requests':>9}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}{'cache hits':>11}" \
+    header = f"{'engine':<14}{'requests':>9}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}{'p50 model':>10}{'cache hits':>11}" \
              f"{'eval tok/req':>13}{'eval tok/model req':>19}{'1st-line match':>16}"
     print(header)
     print("-" * len(header))
     for summary in summaries:
         print(f"{summary.name:<14}{summary.requests:>9}{summary.p50_ms:>10.0f}{summary.p95_ms:>10.0f}"
-              f"{summary.mean_ms:>10.0f}{summary.cache_hit_rate:>10.0%} {summary.evaluated_tokens_per_request:>12.1f}"
+              f"{summary.mean_ms:>10.0f}{summary.p50_model_ms:>10.0f}{summary.cache_hit_rate:>10.0%} {summary.evaluated_tokens_per_request:>12.1f}"
               f"{summary.evaluated_tokens_per_model_request:>19.1f}"
               f"{summary.first_line_match_rate:>10.0%} of {summary.first_line_cases}")
     by_name = {summary.name: summary for summary in summaries}
@@ -384,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     requests = list(typing_requests(source, spans))
     settings = Settings(threads=args.threads, context_size=args.ctx_size)
     names = [name.strip() for name in args.engines.split(",") if name.strip()]
-    if "llama-server" in names and not args.llama_server.is_file():
+    if {"llama-server", "llama-vim"} & set(names) and not args.llama_server.is_file():
         parser.error(f"{args.llama_server} is missing; build it (see bench/latency/README.md) or drop it from --engines.")
 
     from tqdm import tqdm
@@ -398,8 +413,10 @@ def main(argv: list[str] | None = None) -> int:
                 arms.append(NaiveArm(args.model, settings))
             elif name == "llama-server":
                 arms.append(LlamaServerArm(args.llama_server, args.model, args.threads, args.ctx_size))
+            elif name == "llama-vim":
+                arms.append(LlamaVimArm(args.llama_server, args.model, args.threads, args.ctx_size))
             else:
-                parser.error(f"unknown engine {name!r}; choose from seekcode, naive, llama-server.")
+                parser.error(f"unknown engine {name!r}; choose from seekcode, naive, llama-server, llama-vim.")
         typed = sum(end - start for start, end in spans)
         print(f"typing {typed} characters in {len(spans)} places of {source_path} -> {len(requests)} requests")
         with tqdm(total=len(requests), unit="req") as bar:

@@ -108,7 +108,6 @@ class SeekcodeProtocol(LanguageServerProtocol):
             else:
                 document.replace_all(change.text)
         document.version = params.text_document.version
-        self._server.on_document_changed(document)
         yield from ()
 
 

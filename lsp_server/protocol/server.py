@@ -130,9 +130,6 @@ class SeekcodeServer(LanguageServer):
 
     # -- completion ---------------------------------------------------------
 
-    def on_document_changed(self, document: Document) -> None:
-        """Typing elsewhere makes the running answer for this document stale."""
-
     def completion_request(self, uri: str, position: types.Position) -> tuple[CompletionRequest, LineIndex, Document]:
         document = self.documents.get(uri)
         if document is None:
