@@ -1,0 +1,100 @@
+"""features.completion on the converter-made tiny GGUF, called directly (no LSP)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from lsp_server.backend.local import LocalBackend
+from lsp_server.engine.context import SourceDocument
+from lsp_server.engine.families import Layout
+from lsp_server.engine.postprocess import postprocess
+from lsp_server.features.completion import CompletionEngine, CompletionRequest
+from lsp_server.features.runtime import backend_options
+from lsp_server.settings import Settings
+
+SETTINGS = Settings(threads=2, max_tokens=12)
+TEXT = "def greet(name):\n    message = 'hello ' + name\n    return "
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_gguf):
+    backend = LocalBackend(tiny_gguf, backend_options(SETTINGS))
+    yield backend
+    backend.close()
+
+
+def request(text: str = TEXT, offset: int | None = None, **kwargs) -> CompletionRequest:
+    return CompletionRequest(text, len(text) if offset is None else offset, "python", settings=SETTINGS, **kwargs)
+
+
+def test_model_answer_is_the_postprocessed_generation(backend):
+    engine = CompletionEngine(backend)
+    result = engine.complete(request())
+    assert result.source == "model" and result.prompt is not None
+    context = engine.postprocess_context(request(), result.prompt)
+    assert postprocess(result.raw_text, context) == (result.suggestions[0].text if result.suggestions else "")
+    healed_tokens, _ = engine.heal(result.prompt)  # minus a token left for healing, if any
+    assert result.stats.prompt_tokens == len(healed_tokens)
+
+
+def test_same_cursor_again_comes_from_the_cache_without_the_model(backend):
+    engine = CompletionEngine(backend)
+    first = engine.complete(request())
+    again = engine.complete(request())
+    assert again.source == "cache" and again.stats is None
+    assert [s.text for s in again.suggestions] == [s.text for s in first.suggestions]
+
+
+def test_typing_the_suggestion_returns_its_rest(backend):
+    engine = CompletionEngine(backend)
+    engine.cache.put(TEXT, "", "name.upper()")  # what the screen shows at the cursor
+    typed = TEXT + "name."
+    result = engine.complete(request(typed))
+    assert result.source == "cache"
+    assert result.suggestions[0].text == "upper()"
+    assert result.suggestions[0].replace_start == result.suggestions[0].replace_end == len(typed)
+
+
+def test_no_cache_engine_always_runs_the_model(backend):
+    engine = CompletionEngine(backend, use_cache=False)
+    engine.complete(request())
+    assert engine.complete(request()).source == "model"
+
+
+def test_plain_prefix_fallback_prompt_is_just_the_prefix(backend):
+    engine = CompletionEngine(backend, layout=Layout.PLAIN)
+    prompt = engine.build_prompt(request())
+    fim_ids = set(engine.family.fim_ids())
+    assert not fim_ids & set(prompt.tokens)
+    assert backend.token_piece(prompt.tokens[-1]).decode().strip() in TEXT
+    result = engine.complete(request())
+    assert result.source == "model"
+
+
+def test_aborted_completion_is_empty_and_not_cached(backend):
+    engine = CompletionEngine(backend)
+    abort = threading.Event()
+    abort.set()
+    result = engine.complete(request(), abort)
+    assert result.source == "aborted" and result.suggestions == []
+    assert engine.from_cache(request()) is None
+
+
+def test_similar_open_document_is_put_in_the_prompt(backend):
+    engine = CompletionEngine(backend)
+    helper = SourceDocument(
+        path="file:///work/helpers.py",
+        text="def greet_all(names):\n    for name in names:\n        message = 'hello ' + name\n        print(message)\n",
+        language="python",
+    )
+    with_context = engine.build_prompt(request(other_docs=(helper,), uri="file:///work/main.py"))
+    without = engine.build_prompt(request(uri="file:///work/main.py"))
+    assert with_context.snippets and with_context.snippets[0].path == helper.path
+    assert len(with_context.tokens) > len(without.tokens)
+
+
+def test_cursor_outside_the_document_is_rejected():
+    with pytest.raises(ValueError, match="outside the document"):
+        CompletionRequest("abc", 4, "python")
