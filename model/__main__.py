@@ -17,6 +17,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("model.generate", "generate a continuation of a prompt with a checkpoint"),
     "tiny": ("model.tiny", "write a tiny random DeepSeek-Coder-shaped checkpoint"),
+    "eval": ("model.eval.cli", "next-line exact match and perplexity of models on held-out lines"),
     "train": ("model.train.cli", "train a small DeepSeek-Coder-shaped model on source trees (default: the stdlib)"),
     "vocab": ("model.vocab", "rebuild tokenizer.json and tokenizer_config.json from a GGUF vocabulary"),
 }

@@ -70,6 +70,12 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def command_line(argv: list[str]) -> str:
+    """The training command as typed: ``python -m model train ...`` (argv of ``python -m model``)."""
+    args = argv[argv.index("train") + 1:] if "train" in argv else argv[1:]
+    return shlex.join(["python", "-m", "model", "train", *args])
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -97,8 +103,7 @@ def run(args: argparse.Namespace) -> int:
                          max_position_embeddings=args.seq_len, tie_word_embeddings=not args.untied,
                          bos_token_id=32013, eos_token_id=32014, torch_dtype="float32")
     train_settings = TrainSettings(**{f.name: getattr(args, f.name) for f in fields(TrainSettings) if hasattr(args, f.name)})
-    run_info = {"command": shlex.join(["python", "-m", "model", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"]
-                else shlex.join(sys.argv), "commit": git_commit(),
+    run_info = {"command": getattr(args, "command_line", None) or command_line(sys.argv), "commit": git_commit(),
                 "data": {"settings": data_settings.__dict__, "train_files": len(data.train_files),
                          "heldout_files": len(data.heldout_files), "train_tokens": int(len(data.train)),
                          "heldout_tokens": int(len(data.heldout)),
@@ -115,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
+    args.command_line = shlex.join(["python", "-m", "model", "train", *(sys.argv[1:] if argv is None else argv)])
     try:
         return run(args)
     except (ValueError, OSError) as exc:

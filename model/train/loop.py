@@ -15,6 +15,7 @@ steps, or j steps and then resuming to k, gives bit-identical weights on the sam
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -234,6 +235,34 @@ def train(run_dir: str | Path, config: ModelConfig, data: PackedData, settings: 
     targets ``settings.steps``), which is what an interruption looks like.
     """
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with _RunLock(run_dir):
+        return _train(run_dir, config, data, settings, tokenizer_dir, stop_after, run_info, on_step)
+
+
+class _RunLock:
+    """One training process per run directory: a second one would interleave checkpoints."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / ".lock"
+
+    def __enter__(self) -> _RunLock:
+        self.file = open(self.path, "w")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise TrainError(f"another training process is using {self.path.parent}; stop it or use another --run-dir.") from None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
+
+
+def _train(run_dir: Path, config: ModelConfig, data: PackedData, settings: TrainSettings,
+           tokenizer_dir: Path | None, stop_after: int | None, run_info: dict[str, Any] | None,
+           on_step: Callable[[int, float], None] | None) -> TrainResult:
     device = pick_device(settings.device)
     precision = pick_precision(settings.precision, device)
     torch.manual_seed(settings.seed)
@@ -244,6 +273,7 @@ def train(run_dir: str | Path, config: ModelConfig, data: PackedData, settings: 
         state = torch.load(resume_from / TRAINER_STATE, weights_only=False)
         if model.config != config:
             raise TrainError(f"{resume_from} was trained with a different model shape; use a new run directory.")
+        _record_session(run_dir, state["step"], settings, run_info)
     else:
         model = init_model(config, settings.seed).to(device).train()
         state = {"step": 0, "samples_seen": 0, "tokens_seen": 0, "elapsed_s": 0.0}
@@ -302,6 +332,15 @@ def train(run_dir: str | Path, config: ModelConfig, data: PackedData, settings: 
     if checkpoint is None:
         raise TrainError(f"no checkpoint was written to {run_dir}.")
     return TrainResult(state["step"], state["tokens_seen"], loss_value, checkpoint, losses)
+
+
+def _record_session(run_dir: Path, step: int, settings: TrainSettings, run_info: dict[str, Any] | None) -> None:
+    """Note a resumed session in run.json (its settings may differ, e.g. a new total of steps)."""
+    path = run_dir / "run.json"
+    info = json.loads(path.read_text()) if path.is_file() else {}
+    info.setdefault("resumed", []).append({"at_step": step, "settings": asdict(settings),
+                                           "command": (run_info or {}).get("command")})
+    path.write_text(json.dumps(info, indent=2, default=str) + "\n")
 
 
 def _optimizer_step(forward: Callable[[torch.Tensor], torch.Tensor], optimizer: torch.optim.Optimizer,

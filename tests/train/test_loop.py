@@ -59,3 +59,12 @@ def test_resume_refuses_another_model_shape(data: PackedData, tokenizer_dir: Pat
     with pytest.raises(ValueError, match="different model shape"):
         train(tmp_path, other, data, TrainSettings(steps=2, batch_size=1, precision="fp32", device="cpu"),
               tokenizer_dir)
+
+
+def test_a_second_trainer_on_the_same_run_dir_is_refused(data: PackedData, tokenizer_dir: Path, tmp_path: Path) -> None:
+    from model.train.loop import _RunLock
+
+    settings = TrainSettings(steps=1, batch_size=1, precision="fp32", device="cpu")
+    with _RunLock(tmp_path):
+        with pytest.raises(ValueError, match="another training process"):
+            train(tmp_path, small_config(data.seq_len), data, settings, tokenizer_dir)

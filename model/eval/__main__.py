@@ -1,0 +1,5 @@
+import sys
+
+from model.eval.cli import main
+
+sys.exit(main())
