@@ -8,7 +8,16 @@ how often the first generated line equals the masked text exactly.
     python bench/fim_layouts.py --model ~/.cache/seekcode-dev/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \
         --cases 50 FILE... [--json bench/results/fim_layouts.json]
 
-Prints a table; writes JSON with every case when --json is given.
+Prints a table; writes JSON with every case when --json is given. Result on 2 shared
+cores (12 files: textwrap/shlex/fractions/statistics/llama_grammar .py, git's
+persistent-https *.go, llama.cpp web UI utils *.ts; seed 0, --prefix-tokens 320
+--suffix-tokens 80 --max-tokens 24):
+
+    layout            exact first line  mean similarity
+    psm                      8/50   16%            0.538
+    psm-anchored-1          13/50   26%            0.571
+    psm-anchored-8          15/50   30%            0.641
+    spm                      2/50    4%            0.256
 """
 
 from __future__ import annotations

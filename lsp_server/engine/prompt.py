@@ -44,6 +44,13 @@ changes sits at the end:
   after "mu "). The model writes the whitespace itself; post-processing removes it again
   (`Context.create(..., held_back=prompt.held_back)`).
 
+Measured with bench/fim_layouts.py on Qwen2.5-Coder-0.5B (Q4_K_M), 50 masked lines
+from 12 real Python/Go/TypeScript files (prefix 320 / suffix 80 tokens), exact first line:
+PSM (trained order) 8/50, PSM_ANCHORED with the tail = the cursor's line 13/50, with
+anchor_step_lines=8 15/50 (7 cases right that PSM got wrong, none the other way round),
+SPM `<S>suffix<P>prefix<M>` 2/50 (10 empty answers): Qwen was not trained on SPM, and
+suffix-first ordering ruins it, so PSM-trained families default to PSM_ANCHORED.
+
 So a keystroke costs the re-tokenized end of the tail (one or two tokens before the new
 text, BPE may merge them) plus the new text. The head/anchor moves once every
 `anchor_step_lines` lines, costing one evaluation of suffix + tail.
