@@ -11,14 +11,15 @@ Interface (used by features/completion.py, the CLI and bench/):
     Prompt.tokens: list[int]; Prompt.stop_ids: frozenset[int]; Prompt.spans: tuple[Span, ...]
     Prompt.stable_length: int   # tokens before the part that typing rewrites
     Prompt.prefix_text / suffix_text: the document text the prompt holds around the cursor
+    Prompt.held_back: str       # whitespace before the cursor left for the model to write
 
 `tokenize` turns plain text into ids without parsing special-token spellings (e.g.
 `LocalBackend.tokenize`); special tokens come from the family as ids, so no text a user
 typed can turn into a control token.
 
-Why this layout. llama.cpp's server and llama.vim put the typed part of the current line
-after the FIM prefix marker and before the suffix, so every keystroke changes the prompt
-in the middle and the whole suffix is evaluated again. Here everything that typing
+Why this layout. llama.cpp's server (/infill with llama.vim's requests) appends the typed
+part of the current line to the FIM prefix, before the suffix, so every keystroke changes
+the prompt in the middle and the whole suffix is evaluated again. Here everything that typing
 changes sits at the end:
 
     [bos] [context snippets] <P> prefix-head <S> suffix <M> prefix-tail     (PSM_ANCHORED)
@@ -37,7 +38,6 @@ changes sits at the end:
   typing before it inserts at the cursor, so it does not change either.
 * context snippets come first and are re-chosen only when the cursor changes region
   (context.ContextSelector).
-
 * Spaces and tabs right before the cursor (indentation on an empty line, the space after
   `return `) are held back (`Prompt.held_back`): a prompt ending in a whitespace token
   is rare in training, and models then write one space too many (measured: " sync.Mutex"
@@ -53,7 +53,10 @@ suffix-first ordering ruins it, so PSM-trained families default to PSM_ANCHORED.
 
 So a keystroke costs the re-tokenized end of the tail (one or two tokens before the new
 text, BPE may merge them) plus the new text. The head/anchor moves once every
-`anchor_step_lines` lines, costing one evaluation of suffix + tail.
+`anchor_step_lines` lines, costing one evaluation of suffix + tail. bench/prompt_reuse.py
+(typing 80 lines of textwrap.py, a request after every word, Qwen vocabulary, default
+budgets): tokens to evaluate per request 3 median / 9 p95 / 23 mean, against 246 / 250 /
+255 in llama-server's order.
 """
 
 from __future__ import annotations
