@@ -174,6 +174,11 @@ def test_cut_repetition_leaves_ordinary_code() -> None:
     assert run(cut_repetition, "║\n", raw) == raw
 
 
+def test_cut_repetition_leaves_deep_indentation_alone() -> None:
+    raw = "try:\n                    deeply.nested(call)\n                except ValueError:\n                    pass"
+    assert run(cut_repetition, "def f():\n    ║\n", raw) == raw
+
+
 def test_cut_repetition_inside_a_line() -> None:
     assert run(cut_repetition, "x = ║\n", "f(a, a, a, a, a, a, a, a, a") == "f(a,"
     assert run(cut_repetition, "║\n", "# =================") == "# ================="

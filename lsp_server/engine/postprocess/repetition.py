@@ -14,8 +14,9 @@ from lsp_server.engine.postprocess.base import Context, Suggestion
 
 _MAX_BLOCK_LINES = 6
 _MIN_LINE_CHARS = 4
-# A phrase of 3+ characters containing a letter or digit, repeated 4+ more times in a row.
-_REPEATED_PHRASE = re.compile(r"((?=[^\n]*?\w)[^\n]{3,}?)\1{4,}")
+# A phrase of 3+ characters repeated 4+ more times in a row (on one line); only phrases
+# with a letter or digit count: runs of spaces, "=====" banners and ")))" are ordinary.
+_REPEATED_PHRASE = re.compile(r"([^\n]{3,30}?)\1{4,}")
 
 
 def loop_start(lines: list[str]) -> int | None:
@@ -40,7 +41,7 @@ def cut_repetition(suggestion: Suggestion, context: Context) -> Suggestion:
     start = loop_start(lines)
     if start is not None:
         text = "\n".join(lines[:start])
-    phrase = _REPEATED_PHRASE.search(text)
+    phrase = next((m for m in _REPEATED_PHRASE.finditer(text) if any(c.isalnum() for c in m.group(1))), None)
     if phrase is not None:
         text = text[: phrase.start() + len(phrase.group(1))]
     return suggestion if text == suggestion.text else Suggestion(text.rstrip())
