@@ -65,6 +65,11 @@ def test_strip_special_tokens_knows_other_families_spellings(leak: str) -> None:
     assert run(strip_special_tokens, "x = ║\n", f"foo(){leak}bar") == "foo()"
 
 
+def test_strip_special_tokens_leaves_spellings_the_document_has() -> None:
+    document = 'STOP = "<|endoftext|>"\nif token == ║\n'
+    assert run(strip_special_tokens, document, '"<|endoftext|>":') == '"<|endoftext|>":'
+
+
 def test_strip_special_tokens_leaves_code_with_angle_brackets() -> None:
     text = "List<String> names = new ArrayList<>();"
     assert run(strip_special_tokens, "║\n", text, "java") == text

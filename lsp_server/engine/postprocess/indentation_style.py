@@ -2,7 +2,8 @@
 
 Lines after the first keep their depth relative to the cursor's line; only the
 characters change: tabs become the document's spaces and vice versa, and a suggestion
-indented by 4 spaces in a 2-space document is re-indented level by level.
+indented by 4 spaces in a 2-space document is re-indented level by level (never the
+other way round: smaller steps are usually continuation-line alignment).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def keep_indentation_style(suggestion: Suggestion, context: Context) -> Suggesti
             changed.append(line)
             continue
         width = indent_width(line)
-        if step and step != unit_width and width >= base and (width - base) % step == 0:
+        # Only shrink (4 -> 2): a step smaller than the file's is usually alignment, not a level.
+        if step and step > unit_width and step % unit_width == 0 and width >= base and (width - base) % step == 0:
             width = base + (width - base) // step * unit_width
         changed.append(_indentation(width, unit) + line[len(whitespace) :])
     text = "\n".join(changed)

@@ -3,7 +3,8 @@
 A leaked FIM marker, end-of-text or file separator means the model left the hole: what
 follows belongs to another part of the file or another file. Instruct-tuned models also
 close a code block with a Markdown fence and start explaining; a ``` line outside
-Markdown documents is cut the same way.
+Markdown documents is cut the same way. Spellings the document itself contains are
+left alone: there the model is copying text.
 """
 
 from __future__ import annotations
@@ -23,16 +24,22 @@ _FENCE = re.compile(r"^[ \t]*```", re.MULTILINE)
 _MARKDOWN = frozenset({"markdown", "mdx", "rmd", "quarto"})
 
 
+def _in_document(spelling: str, context: Context) -> bool:
+    """Code about models (like this file) spells these tokens as text; copying them is no leak."""
+    return spelling in context.prefix or spelling in context.suffix
+
+
 def strip_special_tokens(suggestion: Suggestion, context: Context) -> Suggestion:
     text = suggestion.text
     cut = len(text)
     for special in context.special_texts:
         at = text.find(special)
-        if 0 <= at < cut:
+        if 0 <= at < cut and not _in_document(special, context):
             cut = at
-    match = _GENERIC.search(text)
-    if match is not None and match.start() < cut:
-        cut = match.start()
+    for match in _GENERIC.finditer(text):
+        if match.start() < cut and not _in_document(match.group(), context):
+            cut = match.start()
+            break
     fence = _FENCE.search(text) if context.language.lower() not in _MARKDOWN else None
     if fence is not None and fence.start() < cut:
         cut = fence.start()

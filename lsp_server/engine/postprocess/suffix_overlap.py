@@ -39,6 +39,10 @@ def _first_nonblank(lines: list[str]) -> str | None:
     return next((line.rstrip() for line in lines if line.strip()), None)
 
 
+def _is_closers_only(line: str) -> bool:
+    return bool(line.strip()) and all(char in _CLOSE or char in " \t;,)" for char in line)
+
+
 def drop_suffix_overlap(suggestion: Suggestion, context: Context) -> Suggestion:
     text = suggestion.text
     rest_of_line = context.line_suffix.strip()
@@ -54,6 +58,9 @@ def drop_suffix_overlap(suggestion: Suggestion, context: Context) -> Suggestion:
             if lines[index].rstrip() == next_line:
                 text = "\n".join(lines[:index]).rstrip()
                 break
-    if text.strip() and text.strip() == (next_line or "").strip() and not context.line_prefix.strip():
+        lines = text.split("\n")
+        if len(lines) > 1 and _is_closers_only(lines[-1]) and next_line.startswith(lines[-1].rstrip()):
+            text = "\n".join(lines[:-1]).rstrip()  # "}" before the suffix's "} else {" / "}()"
+    if text.strip() and (context.line_prefix + text).rstrip() == next_line and not context.line_prefix.strip():
         text = ""  # the whole suggestion is the next line again
     return suggestion if text == suggestion.text else Suggestion(text)
