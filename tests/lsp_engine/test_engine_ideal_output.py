@@ -5,6 +5,7 @@ Real files (Python's own textwrap/shlex, this repository's engine, the Go/JS/Rus
 cases) are masked at many positions: the rest of a line (single-line mode), or the body
 of a block after its opener line (multi-line mode). The "raw output" is the masked text
 followed by the lines that come after it, as a model that runs on into the suffix writes.
+The streaming stop must give the same suggestion from the text it lets through.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.engine.postprocess import Context, Mode, postprocess
+from lsp_server.engine.postprocess import Context, Mode, StreamingStop, postprocess
 from lsp_server.engine.postprocess.base import indent_width, opens_block
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,5 +93,10 @@ def test_correct_suggestions_come_through_unchanged(path: Path) -> None:
         if (context.mode is Mode.MULTI_LINE) != expected.startswith("\n"):
             continue  # the mode decides otherwise at this position: not the case being built
         assert postprocess(raw, context) == expected, (prefix[-80:], raw[:120])
+        stop = StreamingStop(context)
+        for start in range(0, len(raw), 3):
+            if stop.feed(raw[start : start + 3]):
+                break
+        assert postprocess(stop.text, context) == expected, ("streaming", prefix[-80:], stop.text)
         checked += 1
     assert checked > 0
