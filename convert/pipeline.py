@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gguf
@@ -24,7 +24,15 @@ from convert.tensors import (
     rope_heads,
     to_interleaved_rope,
 )
-from convert.writer import PlannedTensor, atomic_output, check_free_space, disk_errors, temporary_path, write_gguf
+from convert.writer import (
+    PlannedTensor,
+    atomic_output,
+    check_free_space,
+    disk_errors,
+    sync_to_disk,
+    temporary_path,
+    write_gguf,
+)
 
 Q = GGMLQuantizationType
 _METADATA_ALLOWANCE = 16 * 1024 * 1024  # tokenizer and key/values, generously
@@ -55,7 +63,7 @@ def convert_checkpoint(src_dir: str | Path, out_path: str | Path, outtype: str, 
     file_type, _ = OUTTYPES[outtype]
     with atomic_output(out_path) as tmp:
         if outtype in K_QUANTS:
-            _convert_k_quant(source, tmp, outtype, threads, metadata, note)
+            _convert_k_quant(source, tmp, out_path.name, outtype, threads, metadata, note)
         else:
             plan = _direct_plan(source, outtype, note)
             check_free_space(tmp.parent, sum(t.nbytes for t in plan) + _METADATA_ALLOWANCE)
@@ -63,20 +71,21 @@ def convert_checkpoint(src_dir: str | Path, out_path: str | Path, outtype: str, 
     return out_path
 
 
-def _convert_k_quant(source: SourceCheckpoint, tmp: Path, outtype: str, threads: int | None,
+def _convert_k_quant(source: SourceCheckpoint, tmp: Path, out_name: str, outtype: str, threads: int | None,
                      metadata: Callable[[int], Callable[[gguf.GGUFWriter], None]],
                      note: Callable[[str], None]) -> None:
     plan = _intermediate_plan(source)
     intermediate_bytes = sum(t.nbytes for t in plan)
     # the quantized file is at most ~0.45 of a 16-bit one (Q8_0 fallbacks included)
     check_free_space(tmp.parent, intermediate_bytes + intermediate_bytes // 2 + _METADATA_ALLOWANCE)
-    intermediate = temporary_path(tmp.parent, tmp.name.lstrip("."), ".unquantized.tmp")
+    intermediate = temporary_path(tmp.parent, out_name, ".unquantized.tmp")
     try:
         source_type = _common_type(source.tensors)
         write_gguf(intermediate, source.config.arch, metadata(int(_SOURCE_FILE_TYPES[source_type])), plan,
-                   progress_label="writing unquantized")
+                   progress_label="writing unquantized", durable=False)
         with disk_errors(tmp.parent):
             quantize_file(intermediate, tmp, outtype, threads)
+            sync_to_disk(tmp)
     finally:
         intermediate.unlink(missing_ok=True)
     for fallback in fallbacks(tmp):
@@ -114,14 +123,21 @@ def _gguf_name(tensor: SourceTensor) -> str:
     return name
 
 
+# Rows are read, converted and written in chunks of about this many source bytes.
+CHUNK_BYTES = 16 * 1024 * 1024
+
+
 def _planned(source: SourceCheckpoint, tensor: SourceTensor, name: str, target: GGMLQuantizationType) -> PlannedTensor:
     heads = rope_heads(name, source.config)
 
-    def make() -> np.ndarray:
-        raw = source.read(tensor)
-        if heads is not None:
-            raw = to_interleaved_rope(raw, heads)
-        return encode(raw, tensor.ggml_type, target)
+    def make() -> Iterator[np.ndarray]:
+        if heads is not None:  # the permutation mixes rows within each head: take the tensor whole
+            yield encode(to_interleaved_rope(source.read(tensor), heads), tensor.ggml_type, target)
+            return
+        rows = tensor.shape[0]
+        step = max(1, CHUNK_BYTES // max(1, tensor.row_bytes)) if len(tensor.shape) > 1 else rows
+        for first in range(0, rows, step):
+            yield encode(source.read_rows(tensor, first, min(step, rows - first)), tensor.ggml_type, target)
 
     return PlannedTensor(name=name, shape=tensor.shape, ggml_type=target, make=make)
 

@@ -28,7 +28,7 @@ _K_TYPES = frozenset({
 _GGML_LOG_LEVEL_ERROR = 4  # ggml_log_level: NONE, DEBUG, INFO, WARN, ERROR, CONT
 _PROGRESS = re.compile(rb"\[\s*(\d+)/\s*(\d+)\]")
 # Tensor rows are processed in slabs of at most this many bytes (llama.cpp's default is 8 GiB).
-MAX_BUFFER_BYTES = 64 * 1024 * 1024
+MAX_BUFFER_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)

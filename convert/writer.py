@@ -26,12 +26,16 @@ from convert.tensors import tensor_nbytes
 
 @dataclass(frozen=True)
 class PlannedTensor:
-    """One tensor of the output: its GGUF name, numpy-order shape and type, and how to make its bytes."""
+    """One tensor of the output: its GGUF name, numpy-order shape and type, and how to make its bytes.
+
+    ``make`` yields the tensor's data as consecutive chunks (whole rows), so that a large
+    tensor never has to be in memory at once.
+    """
 
     name: str
     shape: tuple[int, ...]
     ggml_type: GGMLQuantizationType
-    make: Callable[[], np.ndarray]
+    make: Callable[[], Iterator[np.ndarray]]
 
     @property
     def nbytes(self) -> int:
@@ -44,8 +48,13 @@ def write_gguf(
     add_metadata: Callable[[gguf.GGUFWriter], None],
     tensors: Sequence[PlannedTensor],
     progress_label: str = "converting",
+    durable: bool = True,
 ) -> None:
-    """Write ``path`` (which should be a temporary name: a failure leaves it half-written)."""
+    """Write ``path`` (which should be a temporary name: a failure leaves it half-written).
+
+    ``durable`` syncs the file to disk before returning; a temporary input that is deleted
+    right after being read does not need that.
+    """
     writer = gguf.GGUFWriter(path, arch)
     add_metadata(writer)
     for tensor in tensors:
@@ -60,18 +69,21 @@ def write_gguf(
                   desc=progress_label, leave=False) as bar:
             for index, tensor in enumerate(tensors, start=1):
                 bar.set_postfix_str(f"tensor {index}/{len(tensors)} {tensor.name}", refresh=False)
-                data = tensor.make()
-                if data.nbytes != tensor.nbytes:
-                    raise AssertionError(f"{tensor.name}: made {data.nbytes} bytes, planned {tensor.nbytes}")
                 # not write_tensor_data: numpy's tofile reports a short write without errno,
                 # a file write raises ENOSPC/EFBIG as such
                 writer.write_padding(fout, fout.tell())
-                fout.write(np.ascontiguousarray(data).reshape(-1).view(np.uint8).data)
-                writer.write_padding(fout, data.nbytes)
-                del data
-                bar.update(tensor.nbytes)
+                written = 0
+                for chunk in tensor.make():
+                    fout.write(np.ascontiguousarray(chunk).reshape(-1).view(np.uint8).data)
+                    written += chunk.nbytes
+                    bar.update(chunk.nbytes)
+                    del chunk
+                if written != tensor.nbytes:
+                    raise AssertionError(f"{tensor.name}: made {written} bytes, planned {tensor.nbytes}")
+                writer.write_padding(fout, written)
         fout.flush()
-        os.fsync(fout.fileno())
+        if durable:
+            os.fsync(fout.fileno())
     finally:
         writer.close()
 
@@ -129,6 +141,11 @@ def disk_errors(directory: Path) -> Iterator[None]:
                 "raise the limit or write elsewhere."
             ) from None
         raise
+
+
+def sync_to_disk(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
 
 
 def check_free_space(directory: Path, needed_bytes: int) -> None:

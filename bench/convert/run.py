@@ -13,8 +13,10 @@
    its default parameters.
 
 Each step runs as its own child process; wall time is measured around it and peak RSS is
-that child's ``ru_maxrss`` from ``os.wait4``. A pipeline's peak is the largest of its steps'
-peaks. Prints a table and writes bench/results/convert.json. With --repeat N every figure is
+that child's ``ru_maxrss`` from ``os.wait4`` (which covers its own children too). This
+process stays small (no torch: the checkpoint is made by a child of its own), because a
+forked child starts with its parent's resident pages counted in its ``ru_maxrss``. A
+pipeline's peak is the largest of its steps' peaks. Prints a table and writes bench/results/convert.json. With --repeat N every figure is
 the median of N runs.
 """
 
@@ -162,12 +164,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=1, help="runs per pipeline; figures are medians")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--make-checkpoint", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.make_checkpoint:
+        sys.path.insert(0, str(REPO))
+        make_checkpoint(args.make_checkpoint)
+        return 0
     WORK.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
 
     print("checkpoint (DeepSeek-Coder-1.3B shape, random bf16):", flush=True)
-    checkpoint = make_checkpoint(WORK / "deepseek-coder-1.3b-shaped")
+    checkpoint = WORK / "deepseek-coder-1.3b-shaped"
+    subprocess.run([sys.executable, __file__, "--make-checkpoint", str(checkpoint)], cwd=REPO, check=True)
     checkpoint_gib = sum(p.stat().st_size for p in checkpoint.iterdir()) / 2**30
     print(f"  {checkpoint} ({checkpoint_gib:.2f} GiB)")
 

@@ -6,7 +6,6 @@ well under a second, except the K-quant ones (llama.cpp's quantizer), which are 
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,6 @@ from convert.pipeline import convert_checkpoint
 from model.tiny import default_vocab_path, write_tiny_checkpoint
 
 SHARED_ENV = "SEEKCODE_SHARED"
-VECTOR_SEPARATOR = "\n__ggml_vocab_test__\n"
 
 # name -> ModelConfig overrides of model.tiny's DeepSeek-Coder-shaped config
 # (llama, MHA 4 heads of 16, linear rope x4, untied head, hidden 64, ffn 172).
@@ -32,10 +30,6 @@ CHECKPOINTS: dict[str, dict[str, object]] = {
     "qwen2_bias_tied": {"arch": "qwen2", "attention_bias": True, "tie_word_embeddings": True, "num_kv_heads": 2,
                         "rope_scaling_factor": None, "rope_theta": 1000000.0},
 }
-
-
-def shared_dir() -> Path:
-    return default_vocab_path().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -80,18 +74,3 @@ def checkpoint_copy(tmp_path: Path, checkpoints: Callable[[str], Path]) -> Calla
         return target
 
     return copy
-
-
-def deepseek_vectors() -> list[tuple[str, list[int]]]:
-    """llama.cpp's DeepSeek-Coder tokenizer test vectors: (text, ids without BOS)."""
-    base = default_vocab_path()
-    texts = base.with_name(base.name + ".inp").read_text(encoding="utf-8").split(VECTOR_SEPARATOR)
-    lines = base.with_name(base.name + ".out").read_text(encoding="utf-8").split("\n")
-    texts = texts[:-1] if texts and texts[-1].strip() in ("", VECTOR_SEPARATOR.strip()) else texts
-    ids = [[int(token) for token in line.split()] for line in lines[: len(texts)]]
-    return list(zip(texts, ids))
-
-
-def no_debris(directory: Path, allowed: set[str]) -> list[str]:
-    """Files in ``directory`` other than ``allowed`` (temporary files a failed run left behind)."""
-    return sorted(name for name in os.listdir(directory) if name not in allowed)

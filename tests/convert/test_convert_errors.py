@@ -14,7 +14,7 @@ import pytest
 from safetensors.torch import load_file, save_file
 
 from convert.cli import main
-from conftest import no_debris
+from convert_support import no_debris
 
 REPO = Path(__file__).resolve().parents[2]
 PREVIOUS = b"previous GGUF, must survive a failed conversion"

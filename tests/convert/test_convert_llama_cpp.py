@@ -12,7 +12,7 @@ from convert.cli import main
 from convert.pipeline import convert_checkpoint
 from convert.to_hf import to_hf
 from convert.verify import TOLERANCES, verify
-from conftest import deepseek_vectors, no_debris
+from convert_support import deepseek_vectors, no_debris
 from model.checkpoint import open_checkpoint
 
 
