@@ -39,6 +39,9 @@ class Settings:
     prefix_tokens: int = 1024
     suffix_tokens: int = 256
     context_tokens: int = 512
+    # Lines between moves of the prompt's head/tail split: moving it re-evaluates the
+    # suffix, so a larger step is faster while typing line after line.
+    anchor_step_lines: int = 8
     multiline: bool = True
 
     def is_enabled_for(self, language_id: str) -> bool:
@@ -71,6 +74,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "prefix_tokens": int,
     "suffix_tokens": int,
     "context_tokens": int,
+    "anchor_step_lines": int,
     "multiline": bool,
 }
 
@@ -83,6 +87,7 @@ _MINIMUMS: dict[str, float] = {
     "prefix_tokens": 16,
     "suffix_tokens": 0,
     "context_tokens": 0,
+    "anchor_step_lines": 1,
 }
 
 

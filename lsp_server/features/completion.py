@@ -83,6 +83,7 @@ def budget_for(settings: Settings) -> PromptBudget:
         prefix_tokens=settings.prefix_tokens,
         suffix_tokens=settings.suffix_tokens,
         context_tokens=settings.context_tokens,
+        anchor_step_lines=settings.anchor_step_lines,
     )
 
 
