@@ -119,7 +119,7 @@ def verify(src_dir: str | Path, gguf_path: str | Path, outtype: str | None = Non
     """Compare the reference model in ``src_dir`` with llama.cpp running ``gguf_path``."""
     src_dir, gguf_path = Path(src_dir), Path(gguf_path)
     token_lists = _llama_token_lists(gguf_path, prompts, threads)
-    reference = [_reference_logits(src_dir, tokens) for tokens in token_lists]
+    reference = _reference_logits(src_dir, token_lists)
     llama = _llama_logits(gguf_path, token_lists, threads)
     return compare(gguf_path, outtype, reference, llama)
 
@@ -149,24 +149,19 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def _reference_logits(src_dir: Path, tokens: list[int]) -> np.ndarray:
+def _reference_logits(src_dir: Path, token_lists: list[list[int]]) -> list[np.ndarray]:
+    """Logits of the PyTorch reference model in float32, one prompt at a time."""
     import torch
 
-    from model.checkpoint import load_model
+    from model.checkpoint import CheckpointError, load_model
+    from model.config import ConfigError
 
-    model = _cached_reference(src_dir, load_model)
+    try:
+        model = load_model(src_dir, dtype="float32")
+    except (CheckpointError, ConfigError) as err:
+        raise ConvertError(str(err)) from None
     with torch.no_grad():
-        return model(torch.tensor([tokens]))[0].float().numpy()
-
-
-_reference_cache: dict[Path, object] = {}
-
-
-def _cached_reference(src_dir: Path, load_model):  # type: ignore[no-untyped-def]
-    if src_dir not in _reference_cache:
-        _reference_cache.clear()
-        _reference_cache[src_dir] = load_model(src_dir, dtype="float32")
-    return _reference_cache[src_dir]
+        return [model(torch.tensor([tokens]))[0].float().numpy() for tokens in token_lists]
 
 
 def _open_llama(gguf_path: Path, n_ctx: int, threads: int | None, vocab_only: bool = False):  # type: ignore[no-untyped-def]
