@@ -231,7 +231,8 @@ class LlamaServerArm:
         latency = (time.perf_counter() - started) * 1000
         content = reply.get("content", "")
         self.cache.put(prefix, suffix, content)
-        return Answer(content, latency, False, int(reply.get("timings", {}).get("prompt_n", 0)))
+        # response_fields flattens nested fields: {"timings/prompt_n": ...}
+        return Answer(content, latency, False, int(reply.get("timings/prompt_n", 0)))
 
     def close(self) -> None:
         self.process.terminate()
