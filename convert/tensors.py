@@ -12,7 +12,7 @@ from model.config import ModelConfig
 
 Q = GGMLQuantizationType
 
-# outtype -> (file type, type of 2-D weights written directly, K-quant done by llama.cpp's quantizer or None)
+# outtype -> (GGUF file type, type of 2-D weights written directly, or None for K-quants made by llama.cpp)
 OUTTYPES: dict[str, tuple[LlamaFileType, GGMLQuantizationType | None]] = {
     "f32": (LlamaFileType.ALL_F32, Q.F32),
     "f16": (LlamaFileType.MOSTLY_F16, Q.F16),
