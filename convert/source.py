@@ -20,8 +20,8 @@ import numpy as np
 from gguf import GGMLQuantizationType
 
 from convert.errors import ConvertError
-from convert.tensors import IGNORED_SUFFIXES
 from model.config import ConfigError, ModelConfig
+from model.layout import IGNORED_SUFFIXES, expected_shapes, tensor_problems
 
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
@@ -72,7 +72,7 @@ class SourceCheckpoint:
             name: tuple(self._bin.shape(name)) for name in self._bin.names()}
         check_tensors(directory, self.config, shapes)
         self.tensors: list[SourceTensor] = [self._describe(name, shape)
-                                            for name, shape in hf_tensor_shapes(self.config).items()]
+                                            for name, shape in expected_shapes(self.config).items()]
 
     def _describe(self, name: str, shape: tuple[int, ...]) -> SourceTensor:
         dtype = self._dtype_code(name)
@@ -124,61 +124,11 @@ def _load_config(directory: Path) -> ModelConfig:
         raise ConvertError(str(err)) from None
 
 
-def hf_tensor_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """Every tensor a checkpoint for ``config`` holds, in Hugging Face order.
-
-    The same layout as ``model.checkpoint.expected_shapes`` (a test keeps them equal), kept
-    here so that converting safetensors never imports torch.
-    """
-    d, ff, q_dim = config.hidden_size, config.intermediate_size, config.num_heads * config.head_dim
-    kv_dim = config.num_kv_heads * config.head_dim
-    shapes: dict[str, tuple[int, ...]] = {"model.embed_tokens.weight": (config.vocab_size, d)}
-    for i in range(config.num_layers):
-        p = f"model.layers.{i}."
-        shapes[p + "input_layernorm.weight"] = (d,)
-        for proj, out_dim in (("q_proj", q_dim), ("k_proj", kv_dim), ("v_proj", kv_dim)):
-            shapes[p + f"self_attn.{proj}.weight"] = (out_dim, d)
-            if config.attention_bias:
-                shapes[p + f"self_attn.{proj}.bias"] = (out_dim,)
-        shapes[p + "self_attn.o_proj.weight"] = (d, q_dim)
-        if config.output_proj_bias:
-            shapes[p + "self_attn.o_proj.bias"] = (d,)
-        shapes[p + "post_attention_layernorm.weight"] = (d,)
-        shapes[p + "mlp.gate_proj.weight"] = (ff, d)
-        shapes[p + "mlp.up_proj.weight"] = (ff, d)
-        shapes[p + "mlp.down_proj.weight"] = (d, ff)
-    shapes["model.norm.weight"] = (d,)
-    if not config.tie_word_embeddings:
-        shapes["lm_head.weight"] = (config.vocab_size, d)
-    return shapes
-
-
 def check_tensors(directory: Path, config: ModelConfig, present: dict[str, tuple[int, ...]]) -> None:
     """Name every missing, unexpected and mis-shaped tensor in one error."""
-    expected = hf_tensor_shapes(config)
-
-    def ignored(name: str) -> bool:  # a tied checkpoint may still carry a copy of the embeddings
-        return name.endswith(IGNORED_SUFFIXES) or (config.tie_word_embeddings and name == "lm_head.weight")
-
-    present = {name: tuple(shape) for name, shape in present.items() if not ignored(name)}
-    problems = []
-    missing = [name for name in expected if name not in present]
-    unexpected = [name for name in present if name not in expected]
-    misshaped = [f"{name} has shape {present[name]}, expected {shape}"
-                 for name, shape in expected.items() if name in present and present[name] != shape]
-    if missing:
-        problems.append(f"missing {_listing(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {_listing(unexpected)}")
-    if misshaped:
-        problems.append(_listing(misshaped))
+    problems = tensor_problems(config, present)
     if problems:
         raise ConvertError(f"{directory} does not match its config.json: " + "; ".join(problems) + ".")
-
-
-def _listing(items: list[str], limit: int = 6) -> str:
-    shown = ", ".join(items[:limit])
-    return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"
 
 
 # ---- safetensors ----------------------------------------------------------------------------

@@ -46,8 +46,6 @@ _GLOBAL_TENSORS = {
     "lm_head.weight": "output.weight",
 }
 _LAYER_NAME = re.compile(r"model\.layers\.(\d+)\.(.+)")
-# Buffers some checkpoints carry that are recomputed at load time.
-IGNORED_SUFFIXES = (".rotary_emb.inv_freq",)
 
 
 def gguf_name(hf_name: str) -> str | None:

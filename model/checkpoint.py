@@ -27,6 +27,7 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from model.config import CONFIG_FILE, ModelConfig
+from model.layout import expected_shapes, tensor_problems
 from model.transformer import Transformer
 
 SAFETENSORS_FILE = "model.safetensors"
@@ -37,7 +38,6 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 DEFAULT_MAX_SHARD_BYTES = 2 * 1024**3
 
 # Old Llama .bin checkpoints carry the rotary inverse frequencies; they are recomputed, not loaded.
-_IGNORED_SUFFIXES = (".rotary_emb.inv_freq",)
 
 _SAFETENSORS_DTYPES = {
     "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
@@ -223,58 +223,11 @@ def _read_index(path: Path) -> dict[str, str]:
 # ---- validating and loading ----------------------------------------------------------------
 
 
-def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """Every tensor a checkpoint for ``config`` holds, in Hugging Face order."""
-    d, ff, q_dim = config.hidden_size, config.intermediate_size, config.num_heads * config.head_dim
-    kv_dim = config.num_kv_heads * config.head_dim
-    shapes: dict[str, tuple[int, ...]] = {"model.embed_tokens.weight": (config.vocab_size, d)}
-    for i in range(config.num_layers):
-        p = f"model.layers.{i}."
-        shapes[p + "input_layernorm.weight"] = (d,)
-        for proj, out_dim in (("q_proj", q_dim), ("k_proj", kv_dim), ("v_proj", kv_dim)):
-            shapes[p + f"self_attn.{proj}.weight"] = (out_dim, d)
-            if config.attention_bias:
-                shapes[p + f"self_attn.{proj}.bias"] = (out_dim,)
-        shapes[p + "self_attn.o_proj.weight"] = (d, q_dim)
-        if config.output_proj_bias:
-            shapes[p + "self_attn.o_proj.bias"] = (d,)
-        shapes[p + "post_attention_layernorm.weight"] = (d,)
-        shapes[p + "mlp.gate_proj.weight"] = (ff, d)
-        shapes[p + "mlp.up_proj.weight"] = (ff, d)
-        shapes[p + "mlp.down_proj.weight"] = (d, ff)
-    shapes["model.norm.weight"] = (d,)
-    if not config.tie_word_embeddings:
-        shapes["lm_head.weight"] = (config.vocab_size, d)
-    return shapes
-
-
-def _ignored(name: str, config: ModelConfig) -> bool:
-    # A tied checkpoint may still carry lm_head.weight (a copy of the embeddings); it is not used.
-    return name.endswith(_IGNORED_SUFFIXES) or (config.tie_word_embeddings and name == "lm_head.weight")
-
-
 def check_tensors(where: str, config: ModelConfig, shapes: Mapping[str, tuple[int, ...]]) -> None:
     """Raise CheckpointError naming missing, unexpected and mis-shaped tensors."""
-    expected = expected_shapes(config)
-    present = {name: shape for name, shape in shapes.items() if not _ignored(name, config)}
-    problems = []
-    missing = [name for name in expected if name not in present]
-    unexpected = [name for name in present if name not in expected]
-    misshaped = [f"{name} has shape {tuple(present[name])}, expected {expected[name]}"
-                 for name in expected if name in present and tuple(present[name]) != expected[name]]
-    if missing:
-        problems.append(f"missing {_listing(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {_listing(unexpected)}")
-    if misshaped:
-        problems.append(_listing(misshaped))
+    problems = tensor_problems(config, shapes)
     if problems:
         raise CheckpointError(f"{where} does not match its config: " + "; ".join(problems) + ".")
-
-
-def _listing(items: list[str], limit: int = 6) -> str:
-    shown = ", ".join(items[:limit])
-    return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"
 
 
 def _as_dtype(dtype: torch.dtype | str | None, config: ModelConfig) -> torch.dtype:

@@ -59,7 +59,7 @@ def make_checkpoint(directory: Path) -> Path:
         return directory
     import torch
 
-    from model.checkpoint import expected_shapes
+    from model.layout import expected_shapes
     from model.config import ModelConfig
     from model.tiny import default_vocab_path
     from model.vocab import read_gguf_vocab, write_vocab_files

@@ -11,9 +11,11 @@ import torch
 from safetensors.torch import load_file
 
 from convert.pipeline import convert_checkpoint
-from convert.source import hf_tensor_shapes, open_source
-from model.checkpoint import expected_shapes, save_checkpoint
+from convert.source import open_source
+from model.checkpoint import save_checkpoint
 from model.config import ModelConfig
+from model.layout import expected_shapes
+from model.transformer import Transformer
 
 
 @pytest.mark.parametrize("overrides", [
@@ -25,7 +27,8 @@ from model.config import ModelConfig
 def test_expected_tensors_match_the_reference_models(overrides):
     config = ModelConfig(**{"arch": "llama", "vocab_size": 300, "hidden_size": 64, "intermediate_size": 96,
                             "num_layers": 3, "num_heads": 4, "num_kv_heads": 2, **overrides})
-    assert hf_tensor_shapes(config) == expected_shapes(config)
+    model_shapes = {name: tuple(t.shape) for name, t in Transformer(config).state_dict().items()}
+    assert expected_shapes(config) == model_shapes
 
 
 def test_sharded_safetensors_and_bin_convert_to_the_same_file(checkpoints, converted, tmp_path):
