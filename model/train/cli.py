@@ -19,7 +19,7 @@ DEFAULT_RUN_DIR = REPO_ROOT / ".cache" / "train" / "runs" / "default"
 DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "train" / "data"
 
 # The shipped default model's shape (see lsp_server/default_model/MODEL_CARD.md for why).
-DEFAULT_SHAPE = {"hidden_size": 256, "num_layers": 4, "num_heads": 4, "intermediate_size": 704}
+DEFAULT_SHAPE = {"hidden_size": 128, "num_layers": 4, "num_heads": 2, "intermediate_size": 352}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

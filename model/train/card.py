@@ -1,0 +1,184 @@
+"""``python -m model.train.card``: write the default model's MODEL_CARD.md from the run's records.
+
+Reads the run directory (``run.json``, ``log.jsonl``), the evaluation results (``python -m model
+eval`` output directory) and the shipped GGUF, so every figure in the card comes from a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+from model.eval.cli import DEFAULT_OUT_DIR, table
+from model.train.cli import DEFAULT_RUN_DIR, REPO_ROOT
+
+DEFAULT_GGUF = REPO_ROOT / "lsp_server" / "default_model" / "seekcode-coder-q8_0.gguf"
+
+
+def _params(hf: dict[str, Any]) -> int:
+    h, v, i, n = hf["hidden_size"], hf["vocab_size"], hf["intermediate_size"], hf["num_hidden_layers"]
+    kv = hf["num_key_value_heads"] * hf["head_dim"]
+    q = hf["num_attention_heads"] * hf["head_dim"]
+    layer = h * q + 2 * h * kv + q * h + 3 * h * i + 2 * h
+    return v * h * (1 if hf["tie_word_embeddings"] else 2) + n * layer + h
+
+
+def card_text(run_dir: Path, eval_dir: Path, case_set: str, gguf: Path, eval_command: str) -> str:
+    info = json.loads((run_dir / "run.json").read_text())
+    log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
+    hf = info["model_config"]
+    data = info["data"]
+    settings = info["settings"]
+    sessions = [info["command"], *[r["command"] for r in info.get("resumed", []) if r.get("command")]]
+    last = log[-1]
+    tail = [r["loss"] for r in log[-10:]]
+    digest = hashlib.sha256(gguf.read_bytes()).hexdigest()
+    final_total = info.get("resumed", [{}])[-1].get("settings", settings)["steps"] if info.get("resumed") else settings["steps"]
+    lines = [
+        "# seekcode-coder (the bundled default model)",
+        "",
+        "A small code model trained from scratch with this repository's own stack: the PyTorch reference",
+        "model (`model/`), the training loop (`model/train/`), our converter (`convert/`, q8_0) and llama.cpp.",
+        "It exists so that `seekcode-lsp` works offline with no download, and so that the whole pipeline",
+        "(reference model → checkpoint → converter → GGUF → server) is real. It is **small and weak**: read",
+        "*What it can and can't do* below.",
+        "",
+        "## File",
+        "",
+        f"- `{gguf.name}`: {gguf.stat().st_size / 1e6:.1f} MB, GGUF q8_0, sha256 `{digest}`",
+        "",
+        "## Architecture",
+        "",
+        "DeepSeek-Coder family: `LlamaForCausalLM` (llama in llama.cpp) with the real DeepSeek-Coder tokenizer.",
+        "",
+        "| field | value |",
+        "|---|---|",
+        f"| parameters | {_params(hf) / 1e6:.1f} M (the 32,256 × {hf['hidden_size']} embedding is "
+        f"{hf['vocab_size'] * hf['hidden_size'] / 1e6:.1f} M of them) |",
+        f"| hidden size / layers / heads / KV heads / head dim | {hf['hidden_size']} / {hf['num_hidden_layers']} / "
+        f"{hf['num_attention_heads']} / {hf['num_key_value_heads']} / {hf['head_dim']} |",
+        f"| MLP (SwiGLU) intermediate size | {hf['intermediate_size']} |",
+        f"| vocabulary | {hf['vocab_size']} (DeepSeek-Coder, rebuilt from `shared/vocab/ggml-vocab-deepseek-coder.gguf`) |",
+        f"| tied embeddings | {hf['tie_word_embeddings']} (the head reuses the embedding matrix) |",
+        f"| context (trained) | {hf['max_position_embeddings']} tokens, rope θ {hf['rope_theta']:g}, no rope scaling |",
+        f"| BOS / EOS | {hf['bos_token_id']} / {hf['eos_token_id']} |",
+        "",
+        "## Data and licence",
+        "",
+        f"- Sources: {', '.join(data['sources'])}: the `*.py` files of the Python {platform.python_version()} standard",
+        "  library of the training machine, without `site-packages` and without test directories",
+        "  (`test`, `tests`, `idle_test`).",
+        f"- Deduplicated by content (SHA-256); {data['train_files']} training files, {data['heldout_files']} held out",
+        f"  ({data['settings']['heldout_fraction']:.0%} of files, chosen by content hash; whole files, never lines).",
+        f"- {data['train_tokens']:,} training tokens after FIM layout; {data['heldout_tokens']:,} held-out tokens.",
+        "- Licence of the data: the Python standard library is distributed under the **PSF License Agreement**",
+        "  (Python Software Foundation License Version 2, <https://docs.python.org/3/license.html>). The model",
+        "  weights are derived from that code; keep the PSF notice with them when redistributing.",
+        "- Tokenizer vocabulary: DeepSeek-Coder's, as shipped in llama.cpp's vocab test files (MIT).",
+        "",
+        "## Objective",
+        "",
+        "As DeepSeek-Coder trains: documents (file pieces of at most "
+        f"{data['settings']['max_chars']} characters, cut at line ends) get fill-in-the-middle at a "
+        f"{data['settings']['fim_rate']:.0%} rate at two random character positions, half in PSM "
+        "(`<｜fim▁begin｜>prefix<｜fim▁hole｜>suffix<｜fim▁end｜>middle`) and half in SPM",
+        "(`<｜fim▁begin｜><｜fim▁hole｜>suffix<｜fim▁end｜>prefix middle`), with the real FIM token ids",
+        "32016/32015/32017; the others are plain next-token text. Each sample is BOS … EOS; samples are packed",
+        f"into sequences of {data['settings']['seq_len']} tokens.",
+        "",
+        "## Training",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| optimizer steps | {last['step']} |",
+        f"| tokens seen | {last['tokens']:,} ({settings['batch_size'] * settings['grad_accum']} × "
+        f"{data['settings']['seq_len']} tokens per step) |",
+        f"| final training loss (mean of the last {len(tail)} steps) | {sum(tail) / len(tail):.3f} |",
+        f"| optimizer | AdamW (β {settings['beta1']}/{settings['beta2']}, weight decay {settings['weight_decay']} on "
+        f"matrices), grad clip {settings['grad_clip']} |",
+        f"| learning rate | peak {settings['lr']:g}, {settings['warmup_steps']} warmup steps, cosine to "
+        f"{settings['min_lr_ratio']:g} × peak over {final_total} steps |",
+        f"| precision / device | {info['precision']} autocast, fp32 master weights / {info['device']}, "
+        f"{info['threads']} threads |",
+        f"| seed | {settings['seed']} |",
+        f"| wall time | {last['elapsed_s'] / 60:.0f} min on 2 shared CPU cores |",
+        f"| commit | `{info.get('commit')}` |",
+        "",
+        "Commands (the run was resumed from its checkpoints; later sessions changed only `--steps`, the",
+        "cosine schedule's length):",
+        "",
+        "```sh",
+        *sessions,
+        "seekcode-convert "
+        f"{run_dir.relative_to(REPO_ROOT) if run_dir.is_relative_to(REPO_ROOT) else run_dir}/checkpoints/"
+        f"step-{last['step']:08d} -o {gguf.relative_to(REPO_ROOT) if gguf.is_relative_to(REPO_ROOT) else gguf} "
+        "--outtype q8_0",
+        "```",
+        "",
+    ]
+    if info.get("note"):
+        lines += [f"Note: {info['note']}", ""]
+    lines += [
+        "## Evaluation",
+        "",
+        "Next-line exact match through FIM on 200 held-out lines (non-blank, from the held-out files): the",
+        "line is masked, the model gets up to 1,000 characters of whole lines before it and 300 after it,",
+        "and its first generated line (greedy) must equal the masked line (whitespace-stripped). The n-gram",
+        "baseline is a token 4-gram model with stupid backoff on the same training files, which sees only the",
+        "prefix; Qwen2.5-Coder-0.5B-Instruct (Q4_K_M, in its own FIM format) is the ceiling. Perplexity is on",
+        "the held-out files' plain text (first sequences of the packed held-out stream).",
+        "",
+        table(eval_dir, case_set),
+        "",
+        "```sh",
+        eval_command,
+        "```",
+        "",
+        "## What it can and can't do",
+        "",
+        "- It has seen a few hundred thousand tokens of Python standard-library code, a tiny fraction of",
+        "  one pass over its data. It picks up local syntax: closing brackets and quotes, `self.` and common",
+        "  identifiers, indentation, docstring quotes, short idioms such as `return`/`else:`/`pass`.",
+        "- It cannot write real functions, follow intent, or know APIs beyond the most frequent stdlib",
+        "  names; most multi-token suggestions are wrong. Treat it as a smoke-test model that proves the",
+        "  pipeline, not as an assistant.",
+        f"- It was trained with a {hf['max_position_embeddings']}-token context: longer prompts run, but the",
+        "  model has never seen positions beyond that and degrades.",
+        "- Python only. It knows nothing about other languages.",
+        "",
+        "## Using a larger model",
+        "",
+        "Any DeepSeek-Coder or Qwen2.5-Coder GGUF (for example `deepseek-coder-1.3b-base` or",
+        "`qwen2.5-coder-0.5b`/`1.5b` in Q4_K_M or Q8_0) gives far better suggestions: pass it with",
+        "`seekcode-lsp --model PATH.gguf` or set `SEEKCODE_MODEL=PATH.gguf`. A Hugging Face checkpoint",
+        "(DeepSeek-Coder or Qwen2 layout) converts with `seekcode-convert CHECKPOINT_DIR -o OUT.gguf --outtype q8_0`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.train.card", description=__doc__.splitlines()[0])
+    parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR)
+    parser.add_argument("--eval-dir", type=Path, default=DEFAULT_OUT_DIR)
+    parser.add_argument("--case-set", required=True, help="case set id printed by `python -m model eval`")
+    parser.add_argument("--gguf", type=Path, default=DEFAULT_GGUF)
+    parser.add_argument("--eval-command", required=True, help="the evaluation command, for the card")
+    parser.add_argument("--out", type=Path, default=DEFAULT_GGUF.with_name("MODEL_CARD.md"))
+    args = parser.parse_args(argv)
+    try:
+        args.out.write_text(card_text(args.run_dir, args.eval_dir, args.case_set, args.gguf, args.eval_command))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
