@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import io
 import json
 import os
 import socket
@@ -39,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tokenize
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
@@ -88,17 +90,32 @@ class TypingRequest:
 
 
 def choose_places(source: str, places: int, chars: int) -> list[tuple[int, int]]:
-    """`places` spans of whole indented code lines (about `chars` characters each), spread out."""
+    """`places` spans of whole indented code lines (about `chars` characters each), spread out.
+
+    Code only: lines inside strings spanning several lines (docstrings) and comment lines
+    are skipped, so the typing is code, not prose.
+    """
     lines = source.split("\n")
-    starts = [sum(len(line) + 1 for line in lines[:index]) for index in range(len(lines))]
+    prose = _multiline_string_lines(source)
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+
+    def typeable(index: int) -> bool:
+        stripped = lines[index].strip()
+        return (
+            lines[index].startswith("    ") and bool(stripped) and not stripped.startswith("#")
+            and index + 1 not in prose
+        )
+
     spans: list[tuple[int, int]] = []
     for place in range(places):
         index = int(len(lines) * (place + 1) / (places + 1))
-        while index < len(lines) and not _typeable(lines[index]):
+        while index < len(lines) and not typeable(index):
             index += 1
         first = index
         total = 0
-        while index < len(lines) and _typeable(lines[index]) and total < chars:
+        while index < len(lines) and typeable(index) and total < chars:
             total += len(lines[index]) + 1
             index += 1
         if index == first:
@@ -109,9 +126,13 @@ def choose_places(source: str, places: int, chars: int) -> list[tuple[int, int]]
     return spans
 
 
-def _typeable(line: str) -> bool:
-    stripped = line.strip()
-    return line.startswith("    ") and bool(stripped) and not stripped.startswith(("#", '"', "'"))
+def _multiline_string_lines(source: str) -> set[int]:
+    """1-based numbers of the lines that a string spanning several lines touches."""
+    touched: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.STRING and token.start[0] != token.end[0]:
+            touched.update(range(token.start[0], token.end[0] + 1))
+    return touched
 
 
 def typing_requests(source: str, spans: list[tuple[int, int]]) -> Iterator[TypingRequest]:

@@ -111,10 +111,14 @@ class LocalBackend:
         return dict(self._llama.metadata)
 
     def tokenize(self, text: str) -> list[int]:
-        """Tokens of plain text; special-token spellings in the text stay plain text."""
+        """Tokens of plain text; special-token spellings in the text stay plain text.
+
+        Unpaired surrogates (JSON lets an editor send "\\ud800") cannot be UTF-8; they
+        become "?" rather than an error.
+        """
         if not text:
             return []
-        return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        return self._llama.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=False)
 
     def token_text(self, token_id: int) -> str:
         """The vocabulary entry of a token as stored in the GGUF (special tokens included)."""

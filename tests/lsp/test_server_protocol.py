@@ -131,6 +131,15 @@ def test_malformed_messages_get_errors_and_the_server_keeps_serving(server):
     assert "items" in server.inline(URI, 0, 9)
 
 
+def test_unpaired_surrogate_in_a_document_is_served(server):
+    text = "bad = '\ud800'\nnext = "  # JSON allows a lone surrogate; Python keeps it
+    server.open(URI, text)
+    result = server.inline(URI, 1, 7)
+    assert "items" in result
+    for item in result["items"]:
+        assert item["range"]["start"] == {"line": 1, "character": 7}
+
+
 def test_out_of_range_positions(server):
     server.open(URI, "short = 1\nline two\n")
     with pytest.raises(LspError) as past_end:
