@@ -251,6 +251,11 @@ class LlamaServerArm:
             reply = json.loads(response.read())
         latency = (time.perf_counter() - started) * 1000
         content = reply.get("content", "")
+        line_prefix = prefix[prefix.rfind("\n") + 1 :]
+        if not line_prefix.strip() and content.startswith(line_prefix):
+            # llama.vim sends a whitespace-only line from its start (indentation included in
+            # the answer); the text to show after the cursor is the rest
+            content = content[len(line_prefix) :]
         self.cache.put(prefix, suffix, content)
         # response_fields flattens nested fields: {"timings/prompt_n": ...}
         return Answer(content, latency, False, int(reply.get("timings/prompt_n", 0)))
