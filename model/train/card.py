@@ -36,7 +36,7 @@ def card_text(run_dir: Path, eval_dir: Path, case_set: str, gguf: Path, eval_com
     settings = info["settings"]
     sessions = [info["command"], *[r["command"] for r in info.get("resumed", []) if r.get("command")]]
     last = log[-1]
-    tail = [r["loss"] for r in log[-10:]]
+    tail = [r["loss"] for r in log[-100:]]
     digest = hashlib.sha256(gguf.read_bytes()).hexdigest()
     final_total = info.get("resumed", [{}])[-1].get("settings", settings)["steps"] if info.get("resumed") else settings["steps"]
     lines = [
@@ -107,7 +107,7 @@ def card_text(run_dir: Path, eval_dir: Path, case_set: str, gguf: Path, eval_com
         f"{info['threads']} threads |",
         f"| seed | {settings['seed']} |",
         f"| wall time | {last['elapsed_s'] / 60:.0f} min on 2 shared CPU cores |",
-        f"| commit | `{info.get('commit')}` |",
+        f"| commit (at the run's start) | `{info.get('commit')}` |",
         "",
         "Commands (the run was resumed from its checkpoints; later sessions changed only `--steps`, the",
         "cosine schedule's length):",
@@ -141,8 +141,8 @@ def card_text(run_dir: Path, eval_dir: Path, case_set: str, gguf: Path, eval_com
         "",
         "## What it can and can't do",
         "",
-        "- It has seen a few hundred thousand tokens of Python standard-library code, a tiny fraction of",
-        "  one pass over its data. It picks up local syntax: closing brackets and quotes, `self.` and common",
+        f"- It has seen {last['tokens'] / 1e6:.2f} M tokens of Python standard-library code "
+        f"({last['tokens'] / data['train_tokens']:.2f} of one pass over its data). It picks up local syntax: closing brackets and quotes, `self.` and common",
         "  identifiers, indentation, docstring quotes, short idioms such as `return`/`else:`/`pass`.",
         "- It cannot write real functions, follow intent, or know APIs beyond the most frequent stdlib",
         "  names; most multi-token suggestions are wrong. Treat it as a smoke-test model that proves the",
