@@ -123,7 +123,9 @@ class ModelChoice:
     source: str  # "setting", "environment", "bundled" or "none"
 
 
-def resolve_model(settings: Settings, environ: Mapping[str, str] | None = None) -> ModelChoice:
+def resolve_model(
+    settings: Settings, environ: Mapping[str, str] | None = None, bundled_dir: Path | None = None
+) -> ModelChoice:
     """Which GGUF to load: explicit setting, then $SEEKCODE_MODEL, then the bundled model."""
     environ = os.environ if environ is None else environ
     if settings.model:
@@ -131,7 +133,7 @@ def resolve_model(settings: Settings, environ: Mapping[str, str] | None = None) 
     from_env = environ.get(MODEL_ENV_VAR, "").strip()
     if from_env:
         return ModelChoice(Path(from_env).expanduser(), "environment")
-    bundled = default_model.bundled_model_path()
+    bundled = default_model.bundled_model_path(bundled_dir or default_model.BUNDLED_MODEL_DIR)
     if bundled is not None:
         return ModelChoice(bundled, "bundled")
     return ModelChoice(None, "none")

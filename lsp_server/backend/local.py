@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import codecs
 import ctypes
+import dataclasses
 import logging
 import os
 import threading
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lsp_server.backend.gguf_header import GgufHeaderError, read_metadata
 from lsp_server.backend.base import (
     Generation,
     GenerationStats,
@@ -84,6 +86,19 @@ def check_gguf_file(path: Path) -> None:
         )
 
 
+def training_context_length(path: Path) -> int | None:
+    """`<architecture>.context_length` from the GGUF header, or None if it is not there."""
+    try:
+        architecture = read_metadata(path, {"general.architecture"}).get("general.architecture")
+        if not isinstance(architecture, str):
+            return None
+        value = read_metadata(path, {f"{architecture}.context_length"}).get(f"{architecture}.context_length")
+    except (GgufHeaderError, OSError) as error:
+        logger.info("no context length in %s: %s", path, error)
+        return None
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
 class LocalBackend:
     """One llama.cpp model and context, with KV-prefix reuse between calls."""
 
@@ -91,6 +106,12 @@ class LocalBackend:
         self.model_path = Path(model_path)
         self.options = options
         check_gguf_file(self.model_path)
+        trained = training_context_length(self.model_path)
+        if trained is not None and trained < options.context_size:
+            # Positions past the trained length give garbage; a smaller window costs nothing.
+            logger.info("context %d -> %d, the model's trained length", options.context_size, trained)
+            options = dataclasses.replace(options, context_size=trained)
+            self.options = options
         self._llama = _load_llama(self.model_path, options)
         self._is_eog = import_llama_cpp().llama_vocab_is_eog
         self._vocab = self._llama._model.vocab

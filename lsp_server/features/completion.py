@@ -78,11 +78,23 @@ class CompletionResult:
         return cls([], source)
 
 
-def budget_for(settings: Settings) -> PromptBudget:
+PROMPT_OVERHEAD_TOKENS = 32  # FIM markers, file separators, a re-tokenized tail
+
+
+def budget_for(settings: Settings, context_size: int | None = None) -> PromptBudget:
+    """The prompt budgets from the settings, scaled down to fit the context window with
+    room for `max_tokens` (a small model's window can be smaller than the defaults)."""
+    prefix, suffix, context = settings.prefix_tokens, settings.suffix_tokens, settings.context_tokens
+    if context_size is not None:
+        room = max(64, context_size - settings.max_tokens - PROMPT_OVERHEAD_TOKENS)
+        wanted = prefix + suffix + context
+        if wanted > room:
+            scale = room / wanted
+            prefix, suffix, context = max(16, int(prefix * scale)), int(suffix * scale), int(context * scale)
     return PromptBudget(
-        prefix_tokens=settings.prefix_tokens,
-        suffix_tokens=settings.suffix_tokens,
-        context_tokens=settings.context_tokens,
+        prefix_tokens=prefix,
+        suffix_tokens=suffix,
+        context_tokens=context,
         anchor_step_lines=settings.anchor_step_lines,
     )
 
@@ -133,7 +145,7 @@ class CompletionEngine:
     # -- prompt -------------------------------------------------------------
 
     def builder(self, settings: Settings) -> PromptBuilder:
-        budget = budget_for(settings)
+        budget = budget_for(settings, self.backend.context_size)
         builder = self._builders.get(budget)
         if builder is None:
             builder = PromptBuilder(self.family, self.backend.tokenize, budget, layout=self.layout)
@@ -143,13 +155,13 @@ class CompletionEngine:
     def build_prompt(self, request: CompletionRequest) -> Prompt:
         builder = self.builder(request.settings)
         snippets = ()
-        if request.other_docs and request.settings.context_tokens > 0 and self.family.has_fim:
+        if request.other_docs and builder.budget.context_tokens > 0 and self.family.has_fim:
             snippets = self._selector.snippets_for(
                 request.uri,
                 request.prefix,
                 request.suffix,
                 list(request.other_docs),
-                request.settings.context_tokens,
+                builder.budget.context_tokens,
                 builder.count_tokens,
             )
         return builder.build(

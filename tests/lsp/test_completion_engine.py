@@ -98,3 +98,31 @@ def test_similar_open_document_is_put_in_the_prompt(backend):
 def test_cursor_outside_the_document_is_rejected():
     with pytest.raises(ValueError, match="outside the document"):
         CompletionRequest("abc", 4, "python")
+
+
+def test_budgets_shrink_to_fit_a_small_context():
+    from lsp_server.features.completion import PROMPT_OVERHEAD_TOKENS, budget_for
+
+    settings = Settings(max_tokens=64)
+    roomy = budget_for(settings, 4096)
+    assert (roomy.prefix_tokens, roomy.suffix_tokens, roomy.context_tokens) == (1024, 256, 512)
+    small = budget_for(settings, 512)
+    total = small.prefix_tokens + small.suffix_tokens + small.context_tokens
+    assert total <= 512 - 64 - PROMPT_OVERHEAD_TOKENS
+    assert small.prefix_tokens > small.suffix_tokens > 0
+
+
+def test_training_context_length_comes_from_the_gguf_header(tiny_gguf, tmp_path):
+    from lsp_server.backend.gguf_header import read_metadata
+    from lsp_server.backend.local import training_context_length
+
+    import gguf
+
+    reader = gguf.GGUFReader(tiny_gguf)
+    field = reader.fields["llama.context_length"]
+    expected = int(field.parts[field.data[0]][0])
+    assert training_context_length(tiny_gguf) == expected
+    assert read_metadata(tiny_gguf, {"general.architecture"}) == {"general.architecture": "llama"}
+    truncated = tmp_path / "cut.gguf"
+    truncated.write_bytes(tiny_gguf.read_bytes()[:200])
+    assert training_context_length(truncated) is None

@@ -48,11 +48,32 @@ def test_missing_model_shows_one_error_and_answers_empty(start_server, tmp_path)
     assert len(client.messages("window/showMessage")) == 1  # not once per request
 
 
-def test_no_model_anywhere_says_how_to_configure(start_server):
-    client = start_server()
+def test_without_a_configured_model_the_bundled_one_is_used_or_explained(start_server):
+    from lsp_server.default_model import bundled_model_path
+
+    client = start_server()  # no --model, SEEKCODE_MODEL empty
     client.initialize()
-    message = client.wait_notification("window/showMessage")
-    assert "SEEKCODE_MODEL" in message["params"]["message"] or "bundled" in message["params"]["message"]
+    if bundled_model_path() is not None:
+        client.wait_model_ready(timeout=300)
+        loaded = client.messages("window/logMessage")[-1]["params"]["message"]
+        assert "(bundled)" in loaded
+    else:
+        message = client.wait_notification("window/showMessage")
+        assert "SEEKCODE_MODEL" in message["params"]["message"]
+
+
+def test_model_resolution_order(tmp_path, tiny_gguf):
+    from lsp_server.settings import Settings, resolve_model
+
+    bundled_dir = tmp_path / "bundled"
+    bundled_dir.mkdir()
+    assert resolve_model(Settings(), {}, bundled_dir).source == "none"
+    (bundled_dir / "default.gguf").write_bytes(b"GGUF")
+    assert resolve_model(Settings(), {}, bundled_dir).path == bundled_dir / "default.gguf"
+    from_env = resolve_model(Settings(), {"SEEKCODE_MODEL": str(tiny_gguf)}, bundled_dir)
+    assert (from_env.source, from_env.path) == ("environment", tiny_gguf)
+    explicit = resolve_model(Settings(model="/x/y.gguf"), {"SEEKCODE_MODEL": str(tiny_gguf)}, bundled_dir)
+    assert (explicit.source, str(explicit.path)) == ("setting", "/x/y.gguf")
 
 
 def test_unloadable_model_keeps_serving(start_server, tmp_path):
