@@ -24,7 +24,15 @@ demo: setup
 	$(BIN)/seekcode-lsp complete examples/demo.py:13:9
 
 test: setup
-	$(BIN)/python -m pytest -q
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Benchmarks (see README for figures); MODEL defaults to the dev copy of Qwen2.5-Coder-0.5B.
+MODEL ?= $(HOME)/.cache/seekcode-dev/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+bench-convert: setup
+	$(BIN)/python bench/convert/run.py --threads 2
+
+bench-latency: setup
+	$(BIN)/python bench/latency/run.py --model $(MODEL) --threads 2
