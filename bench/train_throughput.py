@@ -1,6 +1,6 @@
 """Training throughput (tokens/s) of model shapes and precisions on this machine.
 
-    python bench/train_throughput.py [--threads 2] [--steps 5] [--seq-len 512] [--batch-size 2]
+    PYTHONPATH=. python bench/train_throughput.py [--threads 2] [--steps 5] [--seq-len 512] [--batch-size 2]
 
 Each configuration runs warm-up steps and then timed optimizer steps of the real training loop
 (``model.train.loop``) on random tokens, round-robin across configurations so that load from other
@@ -25,6 +25,7 @@ from model.train.data import DataSettings, PackedData
 from model.train.loop import DataOrder, TrainSettings, _optimizer_step, init_model, make_optimizer, make_scheduler
 
 SHAPES = {
+    "h128-L4": dict(hidden_size=128, num_layers=4, num_heads=2, intermediate_size=352),
     "h256-L4": dict(hidden_size=256, num_layers=4, num_heads=4, intermediate_size=704),
     "h192-L4": dict(hidden_size=192, num_layers=4, num_heads=3, intermediate_size=512),
     "h384-L6": dict(hidden_size=384, num_layers=6, num_heads=6, intermediate_size=1024),
@@ -42,7 +43,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--seq-len", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--shapes", nargs="*", default=["h256-L4", "h192-L4"])
+    parser.add_argument("--shapes", nargs="*", default=["h128-L4", "h256-L4"])
     parser.add_argument("--precisions", nargs="*", default=["fp32", "bf16"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
