@@ -32,20 +32,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lsp_server.backend.base import common_prefix_length  # noqa: E402
 from lsp_server.engine.families import Layout, detect_family  # noqa: E402
 from lsp_server.engine.prompt import PromptBuilder  # noqa: E402
 
 LAYOUTS = {"psm (llama-server order)": Layout.PSM, "psm-anchored (seekcode)": Layout.PSM_ANCHORED, "spm": Layout.SPM}
 WORD_END = set(" \t\n.,;:()[]{}=+-*/<>!&|\"'")
 
-
-def common_prefix(left: list[int], right: list[int]) -> int:
-    count = 0
-    for a, b in zip(left, right):
-        if a != b:
-            break
-        count += 1
-    return count
 
 
 def percentile(values: list[int], fraction: float) -> float:
@@ -94,7 +87,7 @@ def main() -> None:
         sizes: list[int] = []
         for count in request_points:
             prompt = builder.build(text[:start] + typed[:count], rest)
-            evaluated.append(len(prompt.tokens) - common_prefix(previous, prompt.tokens))
+            evaluated.append(len(prompt.tokens) - common_prefix_length(previous, prompt.tokens))
             sizes.append(len(prompt.tokens))
             previous = prompt.tokens
         results[name] = {

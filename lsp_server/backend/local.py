@@ -30,6 +30,7 @@ import numpy as np
 from lsp_server.backend.gguf_header import GgufHeaderError, read_metadata
 from lsp_server.backend.base import (
     Generation,
+    common_prefix_length,
     GenerationStats,
     ModelLoadError,
     PromptTooLongError,
@@ -180,11 +181,7 @@ class LocalBackend:
         if not self.options.reuse_prefix:
             llama.n_tokens = 0
             return 0
-        cached = llama._input_ids
-        common = 0
-        limit = min(len(cached), len(prompt))
-        while common < limit and cached[common] == prompt[common]:
-            common += 1
+        common = common_prefix_length(llama._input_ids.tolist(), prompt)
         # The last prompt token must be evaluated again to get fresh logits to sample from.
         common = min(common, len(prompt) - 1)
         if common < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, common, -1):

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from lsp_server.backend.base import ModelLoadError, StopReason
+from lsp_server.backend.base import ModelLoadError, StopReason, common_prefix_length
 from lsp_server.backend.local import BackendOptions, LocalBackend
 
 
@@ -21,7 +21,7 @@ def prompt_of(backend: LocalBackend, text: str) -> list[int]:
     return backend.tokenize(text)
 
 
-def common_prefix(left: list[int], right: list[int]) -> int:
+def common_prefix_length(left: list[int], right: list[int]) -> int:
     count = 0
     while count < min(len(left), len(right)) and left[count] == right[count]:
         count += 1
@@ -36,7 +36,7 @@ def test_second_call_evaluates_only_the_new_tail(backend):
     cached_before = backend.cached_tokens  # base plus the generated tokens fed back
     extended = base + prompt_of(backend, " a - b\n")
     second = backend.generate(extended, max_tokens=4)
-    common = common_prefix(cached_before, extended)
+    common = common_prefix_length(cached_before, extended)
     assert common >= len(base)
     assert second.stats.reused_tokens == common
     assert second.stats.evaluated_tokens == len(extended) - common

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lsp_server.backend.base import common_prefix_length
 from lsp_server.engine.context import Snippet
 from lsp_server.engine.families import Layout, detect_family
 from lsp_server.engine.prompt import PromptBudget, PromptBuilder, model_suffix
@@ -19,14 +20,6 @@ CASES = Path(__file__).resolve().parent / "cases"
 def builder_for(vocab, budget: PromptBudget = PromptBudget(), layout: Layout | None = None) -> PromptBuilder:
     return PromptBuilder(detect_family(vocab.token_id, vocab.metadata), vocab.tokenize, budget, layout)
 
-
-def common_prefix(left: list[int], right: list[int]) -> int:
-    count = 0
-    for a, b in zip(left, right):
-        if a != b:
-            break
-        count += 1
-    return count
 
 
 def python_file(lines: int) -> str:
@@ -183,7 +176,7 @@ def test_typing_a_line_only_rewrites_the_end_of_the_prompt(load_vocab, vocab_nam
     document = python_file(60) + "    ║\n" + python_file(60)  # the prefix fits its budget
     prompts = simulate_typing(builder_for(vocab), document, TYPED_LINE)
     for before, after in zip(prompts, prompts[1:]):
-        shared = common_prefix(before.tokens, after.tokens)
+        shared = common_prefix_length(before.tokens, after.tokens)
         assert shared >= after.stable_length  # context, head, suffix and markers all kept
         # Only the re-tokenized last word and the new character differ (+ a trailing marker in SPM).
         assert len(after.tokens) - shared <= 4, vocab.detokenize(after.tokens[shared:])
@@ -194,7 +187,7 @@ def test_typing_with_the_real_qwen_coder_vocab(qwen_coder_vocab) -> None:
     document = (CASES / "py_statement_line.py").read_text(encoding="utf-8")
     prompts = simulate_typing(builder_for(qwen_coder_vocab), document, "sum(v for v in values)")
     for before, after in zip(prompts, prompts[1:]):
-        assert len(after.tokens) - common_prefix(before.tokens, after.tokens) <= 4
+        assert len(after.tokens) - common_prefix_length(before.tokens, after.tokens) <= 4
 
 
 def test_a_full_prefix_window_moves_in_steps_not_per_keystroke(load_vocab) -> None:
@@ -216,7 +209,7 @@ def test_naive_psm_re_evaluates_the_suffix_on_every_keystroke(load_vocab) -> Non
     assert suffix_tokens > 100
     for before, after in zip(prompts, prompts[1:]):
         if after.tokens != before.tokens:  # a typed space is held back: same prompt
-            assert len(after.tokens) - common_prefix(before.tokens, after.tokens) > suffix_tokens
+            assert len(after.tokens) - common_prefix_length(before.tokens, after.tokens) > suffix_tokens
 
 
 def test_typing_several_lines_moves_the_anchor_rarely(load_vocab) -> None:
@@ -226,7 +219,7 @@ def test_typing_several_lines_moves_the_anchor_rarely(load_vocab) -> None:
     typed = "".join(f"    total_{n} = total_{n - 1} + {n}\n" for n in range(1, 25))
     prompts = [builder.build(prefix + typed[:count], suffix) for count in range(0, len(typed) + 1, 3)]
     big_changes = sum(
-        common_prefix(before.tokens, after.tokens) < before.stable_length for before, after in zip(prompts, prompts[1:])
+        common_prefix_length(before.tokens, after.tokens) < before.stable_length for before, after in zip(prompts, prompts[1:])
     )
     assert big_changes <= len(typed.split("\n")) // 8 + 1
 
