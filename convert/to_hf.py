@@ -22,7 +22,7 @@ from convert.errors import ConvertError
 from convert.tensors import from_interleaved_rope, hf_name, rope_heads
 from model.checkpoint import CheckpointError, save_checkpoint
 from model.config import ConfigError, ModelConfig
-from model.vocab import VocabError, write_tokenizer_files
+from model.vocab import VocabError, open_gguf, write_tokenizer_files
 
 SUPPORTED_ARCHS = ("llama", "qwen2")
 TORCH_DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
@@ -45,12 +45,10 @@ def to_hf(gguf_path: str | Path, out_dir: str | Path, dtype: str = "f32") -> Pat
 
 
 def _open(gguf_path: Path) -> GGUFReader:
-    if not gguf_path.is_file():
-        raise ConvertError(f"{gguf_path} does not exist; pass the path of a .gguf file.")
     try:
-        reader = GGUFReader(gguf_path)
-    except Exception as err:  # GGUFReader raises bare ValueError/struct errors on bad files
-        raise ConvertError(f"{gguf_path} is not a readable GGUF file ({err}); check that it is complete.") from None
+        reader = open_gguf(gguf_path)
+    except VocabError as err:
+        raise ConvertError(str(err)) from None
     arch = _field(reader, gguf.Keys.General.ARCHITECTURE)
     if arch not in SUPPORTED_ARCHS:
         raise ConvertError(f"{gguf_path} has architecture {arch!r}; --to hf supports {', '.join(SUPPORTED_ARCHS)}.")

@@ -58,15 +58,20 @@ class GgufVocab:
     context_length: int | None
 
 
+def open_gguf(path: Path) -> GGUFReader:
+    """Open a GGUF file, naming a missing or unreadable file in a VocabError."""
+    if not path.is_file():
+        raise VocabError(f"GGUF file {path} does not exist; pass the path of a .gguf file.")
+    try:
+        return GGUFReader(path)
+    except Exception as exc:  # GGUFReader raises bare ValueError/struct errors on bad files
+        raise VocabError(f"{path} is not a readable GGUF file ({exc}); check the file is complete.") from exc
+
+
 def read_gguf_vocab(path: str | Path) -> GgufVocab:
     """Read the tokenizer fields of a GGUF file (vocab-only or full model)."""
     path = Path(path)
-    if not path.is_file():
-        raise VocabError(f"GGUF vocabulary {path} does not exist; pass the path of a .gguf file.")
-    try:
-        reader = GGUFReader(path)
-    except Exception as exc:  # GGUFReader raises bare ValueError/struct errors on bad files
-        raise VocabError(f"{path} is not a readable GGUF file ({exc}); check the file is complete.") from exc
+    reader = open_gguf(path)
 
     keys = gguf.Keys.Tokenizer
 
