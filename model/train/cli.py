@@ -19,7 +19,7 @@ DEFAULT_RUN_DIR = REPO_ROOT / ".cache" / "train" / "runs" / "default"
 DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "train" / "data"
 
 # The shipped default model's shape (see lsp_server/default_model/MODEL_CARD.md for why).
-DEFAULT_SHAPE = {"hidden_size": 128, "num_layers": 4, "num_heads": 2, "intermediate_size": 352}
+DEFAULT_SHAPE = {"hidden_size": 256, "num_layers": 4, "num_heads": 4, "intermediate_size": 704}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,15 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--include-tests", action="store_true", help="keep test directories of the sources")
     loop = parser.add_argument_group("optimisation")
     loop.add_argument("--steps", type=int, required=True, help="optimizer steps of the whole run")
-    loop.add_argument("--batch-size", type=int, default=4, help="sequences per micro-batch")
+    loop.add_argument("--batch-size", type=int, default=8, help="sequences per micro-batch")
     loop.add_argument("--grad-accum", type=int, default=1)
     loop.add_argument("--lr", type=float, default=3e-3)
     loop.add_argument("--min-lr-ratio", type=float, default=0.1)
-    loop.add_argument("--warmup-steps", type=int, default=20)
+    loop.add_argument("--warmup-steps", type=int, default=100)
     loop.add_argument("--weight-decay", type=float, default=0.1)
     loop.add_argument("--grad-clip", type=float, default=1.0)
     loop.add_argument("--seed", type=int, default=0)
-    loop.add_argument("--checkpoint-every", type=int, default=50)
+    loop.add_argument("--checkpoint-every", type=int, default=100)
     loop.add_argument("--keep-checkpoints", type=int, default=2)
     loop.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
     loop.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
