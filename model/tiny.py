@@ -10,7 +10,6 @@ Weights depend only on the seed.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -18,13 +17,12 @@ from typing import Any
 
 import torch
 
+from model.assets import DEEPSEEK_CODER_VOCAB, SHARED_ENV, default_vocab_path
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig
 from model.transformer import Transformer
 from model.vocab import read_gguf_vocab, write_vocab_files
 
-DEEPSEEK_CODER_VOCAB = "ggml-vocab-deepseek-coder.gguf"
-SHARED_ENV = "SEEKCODE_SHARED"
 INIT_STD = 0.02
 
 TINY_CONFIG: dict[str, Any] = {
@@ -49,18 +47,6 @@ TINY_CONFIG: dict[str, Any] = {
 
 class TinyModelError(ValueError):
     """The tiny checkpoint cannot be built as asked."""
-
-
-def shared_dir() -> Path:
-    """The shared assets folder: $SEEKCODE_SHARED, else ``../shared`` next to the repository."""
-    override = os.environ.get(SHARED_ENV)
-    if override:
-        return Path(override)
-    return (Path(__file__).resolve().parents[1] / ".." / "shared").resolve()
-
-
-def default_vocab_path() -> Path:
-    return shared_dir() / "vocab" / DEEPSEEK_CODER_VOCAB
 
 
 def tiny_config(**overrides: Any) -> ModelConfig:

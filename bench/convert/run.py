@@ -61,7 +61,7 @@ def make_checkpoint(directory: Path) -> Path:
 
     from model.layout import expected_shapes
     from model.config import ModelConfig
-    from model.tiny import default_vocab_path
+    from model.assets import default_vocab_path
     from model.vocab import read_gguf_vocab, write_vocab_files
 
     config = ModelConfig(**DEEPSEEK_CODER_1_3B)

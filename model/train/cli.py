@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from model.config import ModelConfig
-    from model.tiny import default_vocab_path
+    from model.assets import default_vocab_path
     from model.train.data import DataSettings, build_data
     from model.train.loop import TrainSettings, train
     from model.vocab import write_tokenizer_files

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from convert.pipeline import convert_checkpoint
-from model.tiny import default_vocab_path, write_tiny_checkpoint
-
-SHARED_ENV = "SEEKCODE_SHARED"
+from model.assets import SHARED_ENV, default_vocab_path
+from model.tiny import write_tiny_checkpoint
 
 # name -> ModelConfig overrides of model.tiny's DeepSeek-Coder-shaped config
 # (llama, MHA 4 heads of 16, linear rope x4, untied head, hidden 64, ffn 172).

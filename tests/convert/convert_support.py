@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from model.tiny import default_vocab_path
+from model.assets import default_vocab_path
 
 VECTOR_SEPARATOR = "\n__ggml_vocab_test__\n"
 

@@ -14,7 +14,7 @@ from gguf import GGUFReader, TokenType
 from convert.metadata import load_vocabulary
 from convert.tensors import from_interleaved_rope, to_interleaved_rope
 from model.config import ModelConfig
-from model.tiny import default_vocab_path
+from model.assets import default_vocab_path
 from model.vocab import write_tokenizer_files
 
 

@@ -3,22 +3,15 @@ llama.cpp (`vocab_only=True` reads no weights, so each load takes well under a s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-SHARED_ENV = "SEEKCODE_SHARED"
+from model.assets import SHARED_ENV, shared_dir
+
 REAL_MODEL = Path.home() / ".cache/seekcode-dev/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-
-
-def shared_dir() -> Path:
-    override = os.environ.get(SHARED_ENV)
-    if override:
-        return Path(override)
-    return (Path(__file__).resolve().parents[2] / ".." / "shared").resolve()
 
 
 @dataclass

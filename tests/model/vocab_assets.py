@@ -7,25 +7,18 @@ from __future__ import annotations
 
 import atexit
 import functools
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from model.assets import SHARED_ENV, shared_dir
+
 from model.tokenizer import Tokenizer
 from model.vocab import GgufVocab, read_gguf_vocab, write_vocab_files
 
-SHARED_ENV = "SEEKCODE_SHARED"
 VECTOR_SEPARATOR = "\n__ggml_vocab_test__\n"
-
-
-def shared_dir() -> Path:
-    override = os.environ.get(SHARED_ENV)
-    if override:
-        return Path(override)
-    return (Path(__file__).resolve().parents[2] / ".." / "shared").resolve()
 
 
 def vocab_gguf(name: str) -> Path:

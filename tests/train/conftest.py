@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model.tiny import default_vocab_path
+from model.assets import default_vocab_path
 from model.vocab import write_tokenizer_files
 
 # A few real standard-library modules: enough text for some training sequences, fast to tokenize.
