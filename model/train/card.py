@@ -73,7 +73,19 @@ def _abilities(eval_dir: Path, case_set: str) -> list[str]:
             "  editor integration offline, and a larger model for real work (below)."]
 
 
-def card_text(run_dir: Path, eval_dir: Path, case_set: str, gguf: Path, eval_command: str) -> str:
+def _case_set_sections(eval_dir: Path, case_sets: list[str], tokens_seen: int) -> list[str]:
+    """A table and a verdict per case set, the first (the one with every row) first."""
+    lines: list[str] = []
+    for case_set in case_sets:
+        rows = [r for group in _results(eval_dir, case_set) for r in group]
+        cases = rows[0]["cases"] if rows else 0
+        lines += [f"On {cases} held-out lines (case set `{case_set}`):", "", table(eval_dir, case_set), "",
+                  verdict(eval_dir, case_set, tokens_seen), ""]
+    return lines
+
+
+def card_text(run_dir: Path, eval_dir: Path, case_sets: list[str], gguf: Path, eval_command: str) -> str:
+    case_set = case_sets[0]
     info = json.loads((run_dir / "run.json").read_text())
     log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
     hf = info["model_config"]
@@ -172,7 +184,7 @@ def card_text(run_dir: Path, eval_dir: Path, case_set: str, gguf: Path, eval_com
     lines += [
         "## Evaluation",
         "",
-        "Next-line exact match through FIM on 200 held-out lines (non-blank, from the held-out files): the",
+        "Next-line exact match through FIM on held-out lines (non-blank, from the held-out files): the",
         "line is masked, the model gets up to 1,000 characters of whole lines before it and 300 after it,",
         "and its first generated line (greedy) must equal the masked line (whitespace-stripped). The n-gram",
         "baseline is a token 4-gram model with stupid backoff on the same training files, which sees only the",
@@ -180,10 +192,7 @@ def card_text(run_dir: Path, eval_dir: Path, case_set: str, gguf: Path, eval_com
         "the held-out files' plain text (first sequences of the packed held-out stream). s/line is wall time",
         "on the shared 2-core machine, not a speed benchmark.",
         "",
-        table(eval_dir, case_set),
-        "",
-        verdict(eval_dir, case_set, last["tokens"]),
-        "",
+        *_case_set_sections(eval_dir, case_sets, last["tokens"]),
         "```sh",
         eval_command,
         "```",
@@ -212,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.train.card", description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR)
     parser.add_argument("--eval-dir", type=Path, default=DEFAULT_OUT_DIR)
-    parser.add_argument("--case-set", required=True, help="case set id printed by `python -m model eval`")
+    parser.add_argument("--case-set", required=True, action="append",
+                        help="case set id printed by `python -m model eval` (repeat for more sets; the first is the main one)")
     parser.add_argument("--gguf", type=Path, default=DEFAULT_GGUF)
     parser.add_argument("--eval-command", required=True, help="the evaluation command, for the card")
     parser.add_argument("--out", type=Path, default=DEFAULT_GGUF.with_name("MODEL_CARD.md"))
