@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lsp_server.settings import Settings, SettingsError
+from lsp_server.settings import FIM_LAYOUTS, Settings, SettingsError
 
 logger = logging.getLogger("lsp_server")
 
@@ -48,6 +48,8 @@ def _settings_flags() -> argparse.ArgumentParser:
     group.add_argument("--prefix-tokens", type=int, dest="prefix_tokens", help="prompt budget before the cursor")
     group.add_argument("--suffix-tokens", type=int, dest="suffix_tokens", help="prompt budget after the cursor")
     group.add_argument("--context-tokens", type=int, dest="context_tokens", help="prompt budget for other files")
+    group.add_argument("--fim-layout", dest="fim_layout", choices=FIM_LAYOUTS,
+                       help="FIM prompt layout (default auto: the model family's; spm-tail for the bundled model)")
     group.add_argument("--verbose", action="store_true", help="log to stderr")
     return flags
 
@@ -71,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _SETTING_FLAGS = (
     "model", "context_size", "threads", "batch_size", "max_tokens", "temperature",
-    "prefix_tokens", "suffix_tokens", "context_tokens",
+    "prefix_tokens", "suffix_tokens", "context_tokens", "fim_layout",
 )
 
 
@@ -106,7 +108,7 @@ def cursor_offset(text: str, line: int, column: int) -> int:
 def run_complete(args: argparse.Namespace, settings: Settings) -> int:
     from lsp_server.backend.base import ModelLoadError
     from lsp_server.features.completion import CompletionEngine, CompletionRequest
-    from lsp_server.features.runtime import backend_options
+    from lsp_server.features.runtime import backend_options, engine_layout
     from lsp_server.backend.local import LocalBackend
     from lsp_server.settings import resolve_model
 
@@ -128,7 +130,7 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
         print(f"seekcode-lsp: {error}", file=sys.stderr)
         return 1
     try:
-        engine = CompletionEngine(backend)
+        engine = CompletionEngine(backend, layout=engine_layout(settings, choice))
         request = CompletionRequest(
             doc_text=text,
             cursor_offset=offset,

@@ -43,6 +43,8 @@ class Settings:
     # suffix, so a larger step is faster while typing line after line.
     anchor_step_lines: int = 8
     multiline: bool = True
+    # FIM prompt layout: "auto" (the model family's, or the bundled model's own), or one of FIM_LAYOUTS.
+    fim_layout: str = "auto"
 
     def is_enabled_for(self, language_id: str) -> bool:
         return bool(self.languages.get(language_id, self.enabled))
@@ -76,7 +78,10 @@ _FIELD_TYPES: dict[str, Any] = {
     "context_tokens": int,
     "anchor_step_lines": int,
     "multiline": bool,
+    "fim_layout": str,
 }
+
+FIM_LAYOUTS = ("auto", "psm", "psm-anchored", "spm", "spm-tail")
 
 _MINIMUMS: dict[str, float] = {
     "context_size": 256,
@@ -109,6 +114,8 @@ def _coerce(key: str, value: Any) -> Any:
         raise SettingsError(f"setting '{key}' must be {wanted}, got {value!r}.")
     if key in _MINIMUMS and value is not None and value < _MINIMUMS[key]:
         raise SettingsError(f"setting '{key}' must be at least {_MINIMUMS[key]}, got {value!r}.")
+    if key == "fim_layout" and value not in FIM_LAYOUTS:
+        raise SettingsError(f"setting 'fimLayout' must be one of {', '.join(FIM_LAYOUTS)}, got {value!r}.")
     if key == "languages":
         bad = [name for name, flag in value.items() if not isinstance(flag, bool)]
         if bad:
@@ -137,3 +144,12 @@ def resolve_model(
     if bundled is not None:
         return ModelChoice(bundled, "bundled")
     return ModelChoice(None, "none")
+
+
+def resolve_layout(settings: Settings, choice: ModelChoice) -> str | None:
+    """The FIM layout to force, or None for the model family's own."""
+    if settings.fim_layout != "auto":
+        return settings.fim_layout
+    if choice.source == "bundled":
+        return default_model.BUNDLED_LAYOUT
+    return None

@@ -20,7 +20,8 @@ from lsp_server.backend.base import ModelLoadError
 from lsp_server.backend.local import BackendOptions, LocalBackend
 from lsp_server.engine.scheduler import Scheduler
 from lsp_server.features.completion import CompletionEngine, CompletionRequest, CompletionResult
-from lsp_server.settings import ModelChoice, Settings, resolve_model
+from lsp_server.engine.families import Layout
+from lsp_server.settings import ModelChoice, Settings, resolve_layout, resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +40,15 @@ class LoadOutcome:
     state: ModelState
     choice: ModelChoice
     error: ModelLoadError | None = None
+    description: str = ""  # family and prompt layout of a loaded model, for the log
 
 
 BackendFactory = Callable[[Path, BackendOptions], LocalBackend]
+
+
+def engine_layout(settings: Settings, choice: ModelChoice) -> Layout | None:
+    layout = resolve_layout(settings, choice)
+    return None if layout is None else Layout(layout)
 
 
 def backend_options(settings: Settings) -> BackendOptions:
@@ -64,7 +71,8 @@ class Runtime:
     @staticmethod
     def model_key(settings: Settings, choice: ModelChoice) -> tuple[object, ...]:
         """What a loaded model depends on; a settings change that alters it needs a reload."""
-        return (str(choice.path), settings.context_size, settings.threads, settings.batch_size)
+        return (str(choice.path), settings.context_size, settings.threads, settings.batch_size,
+                resolve_layout(settings, choice))
 
     def needs_reload(self, settings: Settings) -> bool:
         return self.model_key(settings, resolve_model(settings, self._environ)) != self._loaded_key
@@ -90,9 +98,11 @@ class Runtime:
         except ModelLoadError as error:
             return self._record(LoadOutcome(ModelState.FAILED, choice, error), key)
         with self._engine_lock:
-            self._engine = CompletionEngine(backend)
-        logger.info("loaded %s (%s) as family %s", choice.path, choice.source, self._engine.family.name)
-        return self._record(LoadOutcome(ModelState.READY, choice), key)
+            self._engine = CompletionEngine(backend, layout=engine_layout(settings, choice))
+        layout = (self._engine.layout or self._engine.family.layout).value
+        description = f"family {self._engine.family.name}, layout {layout}"
+        logger.info("loaded %s (%s) as %s", choice.path, choice.source, description)
+        return self._record(LoadOutcome(ModelState.READY, choice, description=description), key)
 
     def _record(self, outcome: LoadOutcome, key: tuple[object, ...]) -> LoadOutcome:
         self._loaded_key = key

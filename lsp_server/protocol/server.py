@@ -100,7 +100,7 @@ class SeekcodeServer(LanguageServer):
         if outcome.state is ModelState.FAILED and outcome.error is not None:
             self.report_model_failure(str(outcome.error))
         elif outcome.state is ModelState.READY:
-            self.show_log(f"seekcode: loaded {outcome.choice.path} ({outcome.choice.source})")
+            self.show_log(f"seekcode: loaded {outcome.choice.path} ({outcome.choice.source}; {outcome.description})")
 
     async def _begin_progress(self, title: str) -> str | None:
         window = self.client_capabilities.window if self.client_capabilities else None

@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, default=None, help="tokenized data cache (default: the training one)")
     parser.add_argument("--checkpoint", type=Path, default=None, help="evaluate this checkpoint with PyTorch")
     parser.add_argument("--gguf", type=Path, default=None, help="evaluate this DeepSeek-Coder-format GGUF with llama.cpp")
+    parser.add_argument("--fim-mode", choices=("psm", "spm"), default="psm",
+                        help="FIM prompt layout for --checkpoint and --gguf (the reference model always uses PSM)")
     parser.add_argument("--ngram", action="store_true", help="evaluate the 4-gram baseline on the training files")
     parser.add_argument("--ngram-order", type=int, default=4)
     parser.add_argument("--reference-gguf", type=Path, default=None, help="a larger reference GGUF (ceiling)")
@@ -111,14 +113,17 @@ def run(args: argparse.Namespace) -> int:
         windows = sequences(packed.heldout, settings.seq_len, args.ppl_sequences)
     if args.checkpoint:
         ppl = torch_perplexity(args.checkpoint, windows)
-        result = _evaluate("seekcode default, PyTorch fp32", TorchFimPredictor(args.checkpoint), cases, case_set,
+        result = _evaluate(f"seekcode default, PyTorch fp32, {args.fim_mode.upper()}",
+                           TorchFimPredictor(args.checkpoint, mode=args.fim_mode), cases, case_set,
                            {"perplexity": ppl, "size": "fp32 checkpoint"})
         _write(args.out_dir, result)
     if args.gguf:
         ppl = llama_cpp_perplexity(args.gguf, windows, args.threads)
         size = f"{args.gguf.stat().st_size / 1e6:.1f} MB"
-        predictor = LlamaCppFimPredictor(args.gguf, "deepseek-coder", n_ctx=settings.seq_len, threads=args.threads)
-        _write(args.out_dir, _evaluate(f"seekcode default {args.gguf.name}, llama.cpp", predictor, cases, case_set,
+        predictor = LlamaCppFimPredictor(args.gguf, "deepseek-coder", n_ctx=settings.seq_len, threads=args.threads,
+                                         mode=args.fim_mode)
+        _write(args.out_dir, _evaluate(f"seekcode default {args.gguf.name}, llama.cpp, {args.fim_mode.upper()}",
+                                       predictor, cases, case_set,
                                        {"perplexity": ppl, "size": size}))
     if args.ngram:
         from model.ngram import NgramModel

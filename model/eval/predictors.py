@@ -1,7 +1,7 @@
 """Next-line predictors: each turns a ``LineCase`` into the first line it generates.
 
-- ``TorchFimPredictor``: our PyTorch reference model on a checkpoint, DeepSeek-Coder FIM (PSM).
-- ``LlamaCppFimPredictor``: a GGUF through llama.cpp in its family's FIM format. Prompts are built
+- ``TorchFimPredictor``: our PyTorch reference model on a checkpoint, DeepSeek-Coder FIM (PSM or SPM).
+- ``LlamaCppFimPredictor``: a GGUF through llama.cpp in its family's FIM format (PSM or SPM). Prompts are built
   as token lists: prefix and suffix are tokenized as plain text (``special=False``) and the
   marker ids spliced in (llama-cpp-python's ``suffix=`` path is not used).
 - ``NgramPredictor``: the n-gram baseline, which sees the prefix only.
@@ -21,17 +21,23 @@ MAX_TOKENS = 64
 
 
 def fim_prompt_ids(fmt: FimFormat, encode: Callable[[str], list[int]], marker_id: Callable[[str], int],
-                   bos_id: int | None, prefix: str, suffix: str, budget: int) -> list[int]:
-    """PSM prompt ids; the prefix loses tokens from its start to fit ``budget`` (the suffix from its end
-    only when it alone is too long)."""
+                   bos_id: int | None, prefix: str, suffix: str, budget: int, mode: str = "psm") -> list[int]:
+    """FIM prompt ids in ``mode``: ``psm`` (prefix, suffix, then the middle marker) or ``spm`` (as
+    DeepSeek-Coder trains it: prefix and suffix markers, the suffix, the middle marker, then the prefix,
+    which the answer continues). The prefix loses tokens from its start to fit ``budget`` (the suffix
+    from its end only when it alone is too long)."""
+    if mode not in ("psm", "spm"):
+        raise ValueError(f"FIM mode must be psm or spm, got {mode!r}.")
     prefix_ids, suffix_ids = encode(prefix), encode(suffix)
     head = [bos_id] if fmt.uses_bos and bos_id is not None else []
     fixed = len(head) + 3
     room = max(0, budget - fixed)
     suffix_ids = suffix_ids[:room]
     prefix_ids = prefix_ids[len(prefix_ids) - min(len(prefix_ids), room - len(suffix_ids)):]
-    return [*head, marker_id(fmt.prefix_token), *prefix_ids, marker_id(fmt.suffix_token), *suffix_ids,
-            marker_id(fmt.middle_token)]
+    begin, hole, end = marker_id(fmt.prefix_token), marker_id(fmt.suffix_token), marker_id(fmt.middle_token)
+    if mode == "spm":
+        return [*head, begin, hole, *suffix_ids, end, *prefix_ids]
+    return [*head, begin, *prefix_ids, hole, *suffix_ids, end]
 
 
 def first_line(tokens: Iterable[int], decode: Callable[[list[int]], str], stop_ids: set[int],
@@ -51,19 +57,20 @@ def first_line(tokens: Iterable[int], decode: Callable[[list[int]], str], stop_i
 class TorchFimPredictor:
     """Our PyTorch reference model (greedy, KV cache) on a Hugging Face-layout checkpoint."""
 
-    def __init__(self, checkpoint: str | Path, family: str = "deepseek-coder") -> None:
+    def __init__(self, checkpoint: str | Path, family: str = "deepseek-coder", mode: str = "psm") -> None:
         from model.checkpoint import load_model
         from model.tokenizer import Tokenizer
 
         self.tokenizer = Tokenizer.from_dir(checkpoint)
         self.model = load_model(checkpoint, dtype="float32")
         self.fmt = fim_format(family)
+        self.mode = mode
         self.budget = self.model.config.max_position_embeddings - MAX_TOKENS
         self.stop_ids = {self.tokenizer.token_id(t) for t in self.fmt.stop_tokens} - {None}
 
     def prompt_ids(self, case: LineCase) -> list[int]:
         return fim_prompt_ids(self.fmt, lambda t: self.tokenizer.encode(t, parse_special=False),
-                              self._marker, self.tokenizer.bos_id, case.prefix, case.suffix, self.budget)
+                              self._marker, self.tokenizer.bos_id, case.prefix, case.suffix, self.budget, self.mode)
 
     def _marker(self, text: str) -> int:
         token_id = self.tokenizer.token_id(text)
@@ -81,10 +88,12 @@ class TorchFimPredictor:
 class LlamaCppFimPredictor:
     """A GGUF through llama-cpp-python, greedy, in the FIM format of ``family``."""
 
-    def __init__(self, gguf: str | Path, family: str, n_ctx: int = 2048, threads: int | None = None) -> None:
+    def __init__(self, gguf: str | Path, family: str, n_ctx: int = 2048, threads: int | None = None,
+                 mode: str = "psm") -> None:
         from llama_cpp import Llama
 
         self.fmt = fim_format(family)
+        self.mode = mode
         self.llm = Llama(str(gguf), n_ctx=n_ctx, n_threads=threads, n_batch=512, verbose=False)
         self.budget = min(n_ctx, self.llm.n_ctx()) - MAX_TOKENS
         self.stop_ids = {self.llm.token_eos()} | {i for t in self.fmt.stop_tokens if (i := self._token(t)) is not None}
@@ -107,7 +116,7 @@ class LlamaCppFimPredictor:
 
     def prompt_ids(self, case: LineCase) -> list[int]:
         return fim_prompt_ids(self.fmt, self._encode, self._marker, self.llm.token_bos(), case.prefix, case.suffix,
-                              self.budget)
+                              self.budget, self.mode)
 
     def predict(self, case: LineCase) -> str:
         stream = self.llm.generate(self.prompt_ids(case), top_k=1, top_p=1.0, min_p=0.0, temp=0.0,

@@ -56,7 +56,7 @@ def test_without_a_configured_model_the_bundled_one_is_used_or_explained(start_s
     if bundled_model_path() is not None:
         client.wait_model_ready(timeout=300)
         loaded = client.messages("window/logMessage")[-1]["params"]["message"]
-        assert "(bundled)" in loaded
+        assert "(bundled;" in loaded and "layout spm-tail" in loaded
     else:
         message = client.wait_notification("window/showMessage")
         assert "SEEKCODE_MODEL" in message["params"]["message"]
@@ -74,6 +74,19 @@ def test_model_resolution_order(tmp_path, tiny_gguf):
     assert (from_env.source, from_env.path) == ("environment", tiny_gguf)
     explicit = resolve_model(Settings(model="/x/y.gguf"), {"SEEKCODE_MODEL": str(tiny_gguf)}, bundled_dir)
     assert (explicit.source, str(explicit.path)) == ("setting", "/x/y.gguf")
+
+
+def test_fim_layout_setting_and_the_bundled_models_own(tmp_path):
+    from lsp_server.default_model import BUNDLED_LAYOUT
+    from lsp_server.settings import ModelChoice, Settings, SettingsError, resolve_layout
+
+    bundled, configured = ModelChoice(tmp_path / "b.gguf", "bundled"), ModelChoice(tmp_path / "c.gguf", "setting")
+    assert resolve_layout(Settings(), bundled) == BUNDLED_LAYOUT
+    assert resolve_layout(Settings(), configured) is None  # the family's own layout
+    psm = Settings().merged({"fimLayout": "psm"})
+    assert resolve_layout(psm, bundled) == resolve_layout(psm, configured) == "psm"
+    with pytest.raises(SettingsError, match="fimLayout"):
+        Settings().merged({"fimLayout": "middle-out"})
 
 
 def test_unloadable_model_keeps_serving(start_server, tmp_path):

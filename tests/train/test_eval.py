@@ -8,7 +8,7 @@ import pytest
 
 from model.eval.cases import case_set_id, exact_match, sample_cases
 from model.eval.predictors import first_line, fim_prompt_ids
-from model.fim import DEEPSEEK_CODER, QWEN25_CODER
+from model.fim import DEEPSEEK_CODER, QWEN25_CODER, fim_training_text
 from model.train.data import SourceFile
 
 
@@ -70,3 +70,16 @@ def test_first_line_stops_at_newline_or_stop_token() -> None:
     assert first_line(iter(encode("ret x\nmore")), decode, stop_ids=set()) == "ret x"
     assert first_line(iter([*encode("ab"), 0, *encode("cd")]), decode, stop_ids={0}) == "ab"
     assert first_line(iter(encode("a" * 100)), decode, stop_ids=set(), max_tokens=5) == "aaaaa"
+
+
+def test_fim_prompt_ids_spm_is_the_training_layout() -> None:
+    ids = fim_prompt_ids(DEEPSEEK_CODER, encode, MARKERS.__getitem__, 7, "ab", "cd", budget=100, mode="spm")
+    assert ids == [7, 1001, 1002, ord("c"), ord("d"), 1003, ord("a"), ord("b")]
+    names = {v: k for k, v in MARKERS.items()}
+    text = "".join(names.get(i, chr(i)) for i in ids[1:])
+    training = fim_training_text(DEEPSEEK_CODER, "ab", "MIDDLE", "cd", "spm")
+    assert training.startswith(text) and training[len(text):].startswith("MIDDLE")
+    tight = fim_prompt_ids(DEEPSEEK_CODER, encode, MARKERS.__getitem__, 7, "abcdef", "uv", budget=8, mode="spm")
+    assert tight == [7, 1001, 1002, ord("u"), ord("v"), 1003, ord("e"), ord("f")]
+    with pytest.raises(ValueError, match="psm or spm"):
+        fim_prompt_ids(DEEPSEEK_CODER, encode, MARKERS.__getitem__, 7, "ab", "cd", budget=100, mode="xyz")

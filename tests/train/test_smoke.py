@@ -51,7 +51,7 @@ def _evaluate_and_write_card(run_dir: Path, tmp_path: Path, gguf: Path) -> None:
     assert eval_main(["--run-dir", str(run_dir), "--cache-dir", str(tmp_path / "cache"), "--gguf", str(gguf),
                       "--ngram", "--cases", "6", "--ppl-sequences", "2", "--out-dir", str(eval_dir)]) == 0
     results = {r["label"]: r for r in (json.loads(p.read_text()) for p in eval_dir.glob("*.json"))}
-    ours, ngram = results[f"seekcode default {gguf.name}, llama.cpp"], results["4-gram, stupid backoff (prefix only)"]
+    ours, ngram = results[f"seekcode default {gguf.name}, llama.cpp, PSM"], results["4-gram, stupid backoff (prefix only)"]
     assert ours["cases"] == ngram["cases"] == 6 and ours["case_set"] == ngram["case_set"]
     assert ours["perplexity"] > 1.0
     card = tmp_path / "MODEL_CARD.md"
