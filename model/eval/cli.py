@@ -1,6 +1,6 @@
 """``python -m model eval``: next-line exact match (and perplexity) of models on held-out lines.
 
-Each predictor asked for writes ``OUT_DIR/<label>.json`` (per-case predictions and a summary);
+Each predictor asked for writes ``OUT_DIR/<label>-<case set>.json`` (per-case predictions and a summary);
 then the table of every result in OUT_DIR measured on the same case sample is printed
 (markdown). So baselines can be measured once and the model again after more training.
 
@@ -68,7 +68,7 @@ def _evaluate(label: str, predictor: Any, cases: list, case_set: str, extra: dic
 def _write(out_dir: Path, result: dict[str, Any]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in result["label"])
-    (out_dir / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out_dir / f"{name}-{result['case_set']}.json").write_text(json.dumps(result, indent=1) + "\n")
     print(f"{result['label']}: exact match {result['hits']}/{result['cases']} = {result['exact_match']:.1%}",
           file=sys.stderr)
 
