@@ -53,8 +53,10 @@ sys.path.insert(0, str(REPO_ROOT))
 from lsp_server.backend.local import OPENMP_WAIT_POLICY, BackendOptions, LocalBackend  # noqa: E402
 from lsp_server.engine.cache import CompletionCache  # noqa: E402
 from lsp_server.engine.families import Layout  # noqa: E402
+from lsp_server.default_model import bundled_model_path  # noqa: E402
 from lsp_server.features.completion import CompletionEngine, CompletionRequest  # noqa: E402
-from lsp_server.settings import Settings  # noqa: E402
+from lsp_server.features.runtime import engine_layout  # noqa: E402
+from lsp_server.settings import FIM_LAYOUTS, ModelChoice, Settings  # noqa: E402
 
 DEFAULT_SERVER = REPO_ROOT / "bench" / "work" / "build-server" / "bin" / "llama-server"
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -177,7 +179,9 @@ class SeekcodeArm:
         options = BackendOptions(context_size=settings.context_size, threads=settings.threads, batch_size=settings.batch_size,
                                  reuse_prefix=reuse)
         self.backend = LocalBackend(model, options)
-        self.engine = CompletionEngine(self.backend) if reuse else CompletionEngine(
+        bundled = bundled_model_path()
+        choice = ModelChoice(model, "bundled" if bundled and model.resolve() == bundled.resolve() else "setting")
+        self.engine = CompletionEngine(self.backend, layout=engine_layout(settings, choice)) if reuse else CompletionEngine(
             self.backend, layout=Layout.PSM, use_cache=False
         )
         self.settings = settings
@@ -424,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chars", type=int, default=150, help="characters typed per place (whole lines)")
     parser.add_argument("--anchor-step-lines", type=int, default=Settings.anchor_step_lines,
                         help="seekcode's prompt anchor step (1 = tail is only the cursor's line)")
+    parser.add_argument("--fim-layout", choices=FIM_LAYOUTS, default="auto",
+                        help="seekcode's prompt layout (auto: as the server picks it for this model)")
     parser.add_argument("--engines", default="seekcode,naive,llama-server")
     parser.add_argument("--llama-server", type=Path, default=DEFAULT_SERVER)
     parser.add_argument("--json", type=Path, default=None, help="results file (default bench/results/latency-<time>.json)")
@@ -436,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     source = source_path.read_text(encoding="utf-8")
     spans = choose_places(source, args.places, args.chars)
     requests = list(typing_requests(source, spans))
-    settings = Settings(threads=args.threads, context_size=args.ctx_size, anchor_step_lines=args.anchor_step_lines)
+    settings = Settings(threads=args.threads, context_size=args.ctx_size, anchor_step_lines=args.anchor_step_lines,
+                        fim_layout=args.fim_layout)
     names = [name.strip() for name in args.engines.split(",") if name.strip()]
     if {"llama-server", "llama-vim"} & set(names) and not args.llama_server.is_file():
         parser.error(f"{args.llama_server} is missing; build it (see bench/latency/README.md) or drop it from --engines.")
