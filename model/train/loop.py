@@ -107,8 +107,8 @@ def pick_precision(choice: str, device: torch.device) -> str:
     """``auto``: bf16 autocast on CUDA with bf16 and on CPUs with native bf16 dot products, else fp32.
 
     On this machine's AVX512-BF16 EPYC, quiet, 2 threads, 8 x 512 tokens per micro-batch
-    (bench/train_throughput.py), bf16 autocast ran the 128-wide shape at about 1.2x and the shipped
-    256-wide one at about 1.3x the fp32 tokens/s.
+    (bench/train_throughput.py --batch-size 8), bf16 autocast ran the 128-wide shape at 1.13x and the
+    shipped 256-wide one at 1.35x the fp32 tokens/s.
     """
     if choice == "bf16" and device.type == "cpu" and not cpu_has_bf16():
         raise TrainError("precision=bf16 needs a CPU with AVX512-BF16 or AMX; use --precision fp32.")
