@@ -181,7 +181,8 @@ class PromptBuilder:
     # -- windows ------------------------------------------------------------
 
     def prefix_window_start(self, lines: list[str]) -> int:
-        """First line of the prefix window: the smallest multiple of the step that fits.
+        """First line of the prefix window: the smallest multiple of the step that fits (the step
+        halved while it would drop more than half of the lines that fit).
 
         Walks back from the cursor only as far as the budget reaches, so long files cost
         no more than short ones.
@@ -194,7 +195,12 @@ class PromptBuilder:
             if total > self.budget.prefix_tokens:
                 break
             first_fitting -= 1
+        # Rounding up to the step drops lines that would fit; with a small budget (a small model's
+        # window) a whole step can be all of them, so the step halves until it drops at most half.
+        reach = cursor_line - first_fitting
         step = self.budget.window_step_lines
+        while step > 1 and step > reach // 2:
+            step //= 2
         return min(cursor_line, -(-first_fitting // step) * step)
 
     def suffix_window(self, suffix: str) -> str:

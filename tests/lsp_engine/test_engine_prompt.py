@@ -120,6 +120,24 @@ def test_prefix_budget_cuts_at_a_window_step_line(load_vocab) -> None:
     assert prompt.suffix_text.endswith("\n") and ("\n" + python_file(100)).startswith(prompt.suffix_text)
 
 
+@pytest.mark.parametrize("prefix_tokens", [60, 120, 237, 400])
+def test_a_small_prefix_budget_still_fills_at_least_half(load_vocab, prefix_tokens: int) -> None:
+    # A 512-token model's budget reaches back fewer lines than one 32-line step: rounding the
+    # window start up to the step used to drop every line before the cursor.
+    vocab = load_vocab("deepseek-coder")
+    builder = builder_for(vocab, PromptBudget(prefix_tokens=prefix_tokens, window_step_lines=32))
+    for lines in range(40, 140, 7):
+        prefix = python_file(lines) + "    "
+        window = builder.build(prefix, "\n").prefix_text
+        everything = prefix.rstrip(" ").split("\n")
+        fitting = 0
+        while fitting < len(everything) - 1 and \
+                len(vocab.tokenize("\n".join(everything[-(fitting + 2):]))) <= prefix_tokens:
+            fitting += 1
+        assert window.count("\n") >= fitting // 2, (lines, fitting, window.count("\n"))
+        assert len(vocab.tokenize(window)) <= prefix_tokens
+
+
 def test_a_giant_line_is_cut_from_the_left(load_vocab) -> None:
     vocab = load_vocab("deepseek-coder")
     prefix = "data = [" + ", ".join(str(n) for n in range(3000))
