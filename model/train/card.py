@@ -55,10 +55,6 @@ def best_mode(eval_dir: Path, case_set: str) -> str | None:
     return mode if worst[mode] > ngram[0]["hits"] else None
 
 
-def beats_ngram(eval_dir: Path, case_set: str) -> bool:
-    return best_mode(eval_dir, case_set) is not None
-
-
 def verdict(eval_dir: Path, case_set: str, tokens_seen: int) -> str:
     """One honest sentence comparing the model with the n-gram baseline, from the result files."""
     ours, ngram, others = _results(eval_dir, case_set)
@@ -79,14 +75,14 @@ def verdict(eval_dir: Path, case_set: str, tokens_seen: int) -> str:
 
 def _abilities(eval_dir: Path, case_set: str) -> list[str]:
     ours, _, _ = _results(eval_dir, case_set)
-    if not beats_ngram(eval_dir, case_set):
+    mode = best_mode(eval_dir, case_set)
+    if mode is None:
         return ["- It has learnt local token statistics but does not complete lines (see the exact-match",
                 "  figures above). Treat it as the model that proves the pipeline (training → checkpoint →",
                 "  converter → GGUF → server) and lets the server start offline, not as an assistant."]
-    mode = best_mode(eval_dir, case_set)
     rows = [r for r in ours if _mode(r) == mode]
     shipped = max(rows, key=lambda r: ("llama.cpp" in r["label"], r["hits"]))
-    right = sorted({p["expected"].strip() for p in shipped.get("predictions", []) if p["hit"]}, key=len)
+    right = sorted({p["expected"].strip() for p in shipped.get("predictions", []) if p["hit"]}, key=lambda t: (len(t), t))
     return [f"- It is prompted in the {mode} layout (the server does so for the bundled model). Lines it",
             f"  completed exactly in the evaluation ({shipped['label'].removeprefix('seekcode default').strip(' ,')}, "
             "shortest first): " + ", ".join(f"`{line}`" for line in right[:12]) + ".",
