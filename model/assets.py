@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 
 SHARED_ENV = "SEEKCODE_SHARED"
-DEEPSEEK_CODER_VOCAB = "ggml-vocab-deepseek-coder.gguf"
+DEEPSEEK_CODER = "deepseek-coder"
+DEEPSEEK_CODER_VOCAB = f"ggml-vocab-{DEEPSEEK_CODER}.gguf"
 
 
 def shared_dir() -> Path:
@@ -27,4 +28,4 @@ def vocab_path(name: str) -> Path:
 
 
 def default_vocab_path() -> Path:
-    return shared_dir() / "vocab" / DEEPSEEK_CODER_VOCAB
+    return vocab_path(DEEPSEEK_CODER)

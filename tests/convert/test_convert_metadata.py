@@ -14,7 +14,7 @@ from gguf import GGUFReader, TokenType
 from convert.metadata import load_vocabulary
 from convert.tensors import from_interleaved_rope, to_interleaved_rope
 from model.config import ModelConfig
-from model.assets import default_vocab_path
+from model.assets import default_vocab_path, vocab_path
 from model.vocab import write_tokenizer_files
 
 
@@ -85,7 +85,7 @@ QWEN25_CODER_ADDED = {151659: "<|fim_prefix|>", 151660: "<|fim_middle|>", 151661
 
 def test_qwen2_tokenizer_keys(tmp_path):
     """Qwen2's shared vocabulary, with the FIM tokens Qwen2.5-Coder's tokenizer.json adds at their ids."""
-    write_tokenizer_files(default_vocab_path().with_name("ggml-vocab-qwen2.gguf"), tmp_path)
+    write_tokenizer_files(vocab_path("qwen2"), tmp_path)
     tokenizer = json.loads((tmp_path / "tokenizer.json").read_text())
     for added in tokenizer["added_tokens"]:
         if added["id"] in QWEN25_CODER_ADDED:

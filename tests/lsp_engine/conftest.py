@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from model.assets import SHARED_ENV, shared_dir
+from model.assets import SHARED_ENV, vocab_path
 
 REAL_MODEL = Path.home() / ".cache/seekcode-dev/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 
@@ -49,7 +49,7 @@ def load_vocab() -> Callable[[str], Vocab]:
 
     def load(name: str) -> Vocab:
         if name not in loaded:
-            path = shared_dir() / "vocab" / f"ggml-vocab-{name}.gguf"
+            path = vocab_path(name)
             if not path.is_file():
                 pytest.fail(
                     f"shared vocabulary {path} is missing: the engine tests need ../shared next to the "

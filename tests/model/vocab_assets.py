@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from model.assets import SHARED_ENV, shared_dir
+from model.assets import SHARED_ENV, vocab_path
 
 from model.tokenizer import Tokenizer
 from model.vocab import GgufVocab, read_gguf_vocab, write_vocab_files
@@ -23,7 +23,7 @@ VECTOR_SEPARATOR = "\n__ggml_vocab_test__\n"
 
 def vocab_gguf(name: str) -> Path:
     """Path of ``vocab/ggml-vocab-{name}.gguf``; fails the test with a clear message when missing."""
-    path = shared_dir() / "vocab" / f"ggml-vocab-{name}.gguf"
+    path = vocab_path(name)
     if not path.is_file():
         pytest.fail(
             f"shared vocabulary {path} is missing: these tests need the shared assets folder "
