@@ -12,8 +12,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# llama-cpp-python is built for this machine with AMX off (scripts/install-llama-cpp.sh says why);
 # torch is pinned first so the `convert` extra never pulls a multi-GB CUDA build on a CPU machine.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml scripts/install-llama-cpp.sh | $(BIN)/python
+	scripts/install-llama-cpp.sh $(BIN)/python
 	$(BIN)/pip install -q torch==$(TORCH_VERSION)
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@

@@ -7,7 +7,7 @@ that are not a prefix of the previous request's prompt: with a KV cache that kee
 longest common prefix, these are the tokens the model has to evaluate. Needs only the
 vocabulary (no weights, no generation), so it runs in seconds.
 
-    python bench/prompt_reuse.py FILE --vocab ../shared/vocab/ggml-vocab-deepseek-coder.gguf \
+    python bench/prompt_reuse.py FILE --vocab model/vocab_data/ggml-vocab-deepseek-coder.gguf \
         [--start-line 40 --lines 60] [--json bench/results/prompt_reuse.json]
 
 `psm` is the order llama.cpp's server builds for /infill with llama.vim's requests

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from model.assets import DEEPSEEK_CODER_VOCAB, SHARED_ENV, default_vocab_path
+from model.assets import DEEPSEEK_CODER_VOCAB, default_vocab_path
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig
 from model.transformer import Transformer
@@ -71,8 +71,8 @@ def write_tiny_checkpoint(
     vocab_path = Path(vocab_gguf) if vocab_gguf is not None else default_vocab_path()
     if not vocab_path.is_file():
         raise TinyModelError(
-            f"DeepSeek-Coder vocabulary {vocab_path} is missing; set {SHARED_ENV} to the shared folder "
-            "that holds vocab/ or pass vocab_gguf."
+            f"DeepSeek-Coder vocabulary {vocab_path} is missing; reinstall seekcode (it ships in "
+            "model/vocab_data) or pass vocab_gguf."
         )
     config = tiny_config(**config_overrides)
     vocab = read_gguf_vocab(vocab_path)
@@ -90,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out_dir", type=Path, help="checkpoint directory to write (replaced if it is one)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the weights (default 0)")
     parser.add_argument("--vocab", type=Path, default=None,
-                        help=f"DeepSeek-Coder vocab GGUF (default: ${SHARED_ENV}/vocab/{DEEPSEEK_CODER_VOCAB})")
+                        help=f"DeepSeek-Coder vocab GGUF (default: the packaged model/vocab_data/{DEEPSEEK_CODER_VOCAB})")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from convert.pipeline import convert_checkpoint
-from model.assets import SHARED_ENV, default_vocab_path
+from model.assets import default_vocab_path
 from model.tiny import write_tiny_checkpoint
 
 # name -> ModelConfig overrides of model.tiny's DeepSeek-Coder-shaped config
@@ -35,8 +35,7 @@ CHECKPOINTS: dict[str, dict[str, object]] = {
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """``checkpoints(name)``: the directory of a tiny checkpoint from CHECKPOINTS (made on first use)."""
     if not default_vocab_path().is_file():
-        pytest.fail(f"{default_vocab_path()} is missing: the convert tests need the shared vocab folder "
-                    f"(../shared next to the repository, or set {SHARED_ENV}).")
+        pytest.fail(f"{default_vocab_path()} is missing: it is package data of model/ (model/vocab_data).")
     root = tmp_path_factory.mktemp("checkpoints")
     made: dict[str, Path] = {}
 

@@ -1,4 +1,4 @@
-"""Real vocabularies for the engine tests: the shared vocab-only GGUFs loaded with
+"""Real vocabularies for the engine tests: the repository's vocab-only GGUFs loaded with
 llama.cpp (`vocab_only=True` reads no weights, so each load takes well under a second)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from model.assets import SHARED_ENV, vocab_path
+from model.assets import vocab_path
 
 REAL_MODEL = Path.home() / ".cache/seekcode-dev/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 
@@ -52,8 +52,7 @@ def load_vocab() -> Callable[[str], Vocab]:
             path = vocab_path(name)
             if not path.is_file():
                 pytest.fail(
-                    f"shared vocabulary {path} is missing: the engine tests need ../shared next to the "
-                    f"repository (or set {SHARED_ENV})."
+                    f"vocabulary {path} is missing: it belongs to the repository (tests/data/vocab)."
                 )
             loaded[name] = _load(path)
         return loaded[name]

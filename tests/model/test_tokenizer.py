@@ -8,6 +8,7 @@ from pathlib import Path
 
 import gguf
 import pytest
+from model.assets import vectors_path
 from vocab_assets import gguf_vocab, llama_cpp_encode, read_vocab_vectors, rebuilt_tokenizer, rebuilt_tokenizer_dir, vocab_gguf
 
 from model.tokenizer import Tokenizer, TokenizerError
@@ -29,7 +30,7 @@ DEEPSEEK_SPECIALS = {
 
 
 def test_vector_files_hold_46_cases_including_edge_whitespace() -> None:
-    cases = read_vocab_vectors(vocab_gguf("deepseek-coder"))
+    cases = read_vocab_vectors(vectors_path("deepseek-coder"))
     texts = [text for text, _ in cases]
     assert len(cases) == 46
     assert "" in texts and "\n\n\n" in texts and "\t\n" in texts
@@ -39,7 +40,7 @@ def test_vector_files_hold_46_cases_including_edge_whitespace() -> None:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_rebuilt_tokenizer_reproduces_llama_cpp_vectors(family: str) -> None:
     tokenizer = rebuilt_tokenizer(family)
-    cases = read_vocab_vectors(vocab_gguf(family))
+    cases = read_vocab_vectors(vectors_path(family))
     assert len(cases) == 46
     mismatches = [
         (text, got, expected)
@@ -52,7 +53,7 @@ def test_rebuilt_tokenizer_reproduces_llama_cpp_vectors(family: str) -> None:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_decode_round_trips_vector_texts(family: str) -> None:
     tokenizer = rebuilt_tokenizer(family)
-    for text, _ in read_vocab_vectors(vocab_gguf(family)):
+    for text, _ in read_vocab_vectors(vectors_path(family)):
         # qwen2 normalises to NFC before tokenizing, so only NFC text can come back unchanged.
         expected = unicodedata.normalize("NFC", text) if family == "qwen2" else text
         assert tokenizer.decode(tokenizer.encode(text)) == expected

@@ -1,4 +1,4 @@
-"""The shared vocab GGUFs and their llama.cpp tokenizer test vectors, for the tokenizer/FIM/tiny tests.
+"""The vocab GGUFs and their llama.cpp tokenizer test vectors, for the tokenizer/FIM/tiny tests.
 
 Rebuilt tokenizers are cached per process: reading a 150k-token GGUF takes seconds.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from model.assets import SHARED_ENV, vocab_path
+from model.assets import vocab_path
 
 from model.tokenizer import Tokenizer
 from model.vocab import GgufVocab, read_gguf_vocab, write_vocab_files
@@ -26,8 +26,7 @@ def vocab_gguf(name: str) -> Path:
     path = vocab_path(name)
     if not path.is_file():
         pytest.fail(
-            f"shared vocabulary {path} is missing: these tests need the shared assets folder "
-            f"(../shared next to the repository, or set {SHARED_ENV})."
+            f"vocabulary {path} is missing: it belongs to the repository (model/vocab_data, tests/data/vocab)."
         )
     return path
 

@@ -20,7 +20,7 @@ STDLIB_SLICE = ("bisect.py", "colorsys.py", "keyword.py", "fnmatch.py", "glob.py
 def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     vocab = default_vocab_path()
     if not vocab.is_file():
-        pytest.fail(f"DeepSeek-Coder vocabulary {vocab} is missing; set SEEKCODE_SHARED to the shared folder.")
+        pytest.fail(f"DeepSeek-Coder vocabulary {vocab} is missing: it is package data of model/ (model/vocab_data).")
     out = tmp_path_factory.mktemp("tokenizer")
     write_tokenizer_files(vocab, out)
     return out
