@@ -45,6 +45,9 @@ class Settings:
     multiline: bool = True
     # FIM prompt layout: "auto" (the model family's, or the bundled model's own), or one of FIM_LAYOUTS.
     fim_layout: str = "auto"
+    # llama.cpp's extra buffer types (repacked weights, AMX): "auto" probes the machine once
+    # (lsp_server/backend/probe.py), "on"/"off" force either path.
+    extra_buffer_types: str = "auto"
 
     def is_enabled_for(self, language_id: str) -> bool:
         return bool(self.languages.get(language_id, self.enabled))
@@ -79,9 +82,11 @@ _FIELD_TYPES: dict[str, Any] = {
     "anchor_step_lines": int,
     "multiline": bool,
     "fim_layout": str,
+    "extra_buffer_types": str,
 }
 
 FIM_LAYOUTS = ("auto", "psm", "psm-anchored", "spm", "spm-tail")
+EXTRA_BUFFER_TYPES = ("auto", "on", "off")
 
 _MINIMUMS: dict[str, float] = {
     "context_size": 256,
@@ -116,6 +121,10 @@ def _coerce(key: str, value: Any) -> Any:
         raise SettingsError(f"setting '{key}' must be at least {_MINIMUMS[key]}, got {value!r}.")
     if key == "fim_layout" and value not in FIM_LAYOUTS:
         raise SettingsError(f"setting 'fimLayout' must be one of {', '.join(FIM_LAYOUTS)}, got {value!r}.")
+    if key == "extra_buffer_types" and value not in EXTRA_BUFFER_TYPES:
+        raise SettingsError(
+            f"setting 'extraBufferTypes' must be one of {', '.join(EXTRA_BUFFER_TYPES)}, got {value!r}."
+        )
     if key == "languages":
         bad = [name for name, flag in value.items() if not isinstance(flag, bool)]
         if bad:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from lsp_server.backend.gguf_header import GgufHeaderError, read_metadata
+from lsp_server.backend.probe import extra_buffer_types
 from lsp_server.backend.base import (
     Generation,
     common_prefix_length,
@@ -65,6 +66,7 @@ class BackendOptions:
     batch_size: int = 256
     reuse_prefix: bool = True  # False gives the naive engine: full prompt evaluation per call
     seed: int = 0
+    extra_buffer_types: bool = True  # False on machines where llama.cpp's repacking kernels crash (probe.py)
 
 
 def check_gguf_file(path: Path) -> None:
@@ -389,17 +391,18 @@ def _load_llama(model_path: Path, options: BackendOptions):
         ) from error
     threads = options.threads
     try:
-        return llama_cpp.Llama(
-            model_path=str(model_path),
-            n_ctx=options.context_size,
-            n_threads=threads,
-            n_threads_batch=threads,
-            n_batch=options.batch_size,
-            n_ubatch=options.batch_size,
-            seed=options.seed,
-            logits_all=False,
-            verbose=False,
-        )
+        with extra_buffer_types(options.extra_buffer_types):
+            return llama_cpp.Llama(
+                model_path=str(model_path),
+                n_ctx=options.context_size,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_batch=options.batch_size,
+                n_ubatch=options.batch_size,
+                seed=options.seed,
+                logits_all=False,
+                verbose=False,
+            )
     except Exception as error:  # llama.cpp reports every load failure as a bare ValueError
         raise ModelLoadError(
             f"llama.cpp could not load {model_path}; check that it is a complete GGUF of a supported "

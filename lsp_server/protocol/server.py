@@ -97,6 +97,8 @@ class SeekcodeServer(LanguageServer):
                 self.work_done_progress.end(progress, types.WorkDoneProgressEnd(message="done"))
         if outcome is None:
             return  # superseded by a newer load
+        if outcome.notice:
+            self.show_message(f"seekcode: {outcome.notice}", types.MessageType.Warning)
         if outcome.state is ModelState.FAILED and outcome.error is not None:
             self.report_model_failure(str(outcome.error))
         elif outcome.state is ModelState.READY:
