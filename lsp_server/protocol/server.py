@@ -27,6 +27,9 @@ from lsp_server.settings import CONFIG_SECTION, Settings, SettingsError
 logger = logging.getLogger(__name__)
 
 MAX_OTHER_DOCUMENTS = 8
+# One cursor, one request: a user types in one place at a time, so a newer completion request
+# for any document supersedes the older one (editors may ask for every visible buffer at once).
+COMPLETION_JOB_KEY = "completion"
 SERVER_VERSION = "0.1.0"
 LABEL_LENGTH = 60
 
@@ -165,9 +168,9 @@ class SeekcodeServer(LanguageServer):
         result = self.runtime.cached(request)
         if result is not None:
             logger.info("completion from the cache for %s", uri)
-            self.runtime.supersede(uri)
+            self.runtime.supersede(COMPLETION_JOB_KEY)
         else:
-            future = self.runtime.complete(uri, request)
+            future = self.runtime.complete(COMPLETION_JOB_KEY, request)
             try:
                 result = await asyncio.wrap_future(future)
             except asyncio.CancelledError:

@@ -1,4 +1,4 @@
-"""A newer request for a document supersedes the running one; $/cancelRequest aborts.
+"""A newer completion request (for any document) supersedes the running one; $/cancelRequest aborts.
 
 The tiny model generates junk without stopping, so a 1500-token request runs for
 seconds; the second request arrives within milliseconds, while the first is generating.
@@ -70,3 +70,17 @@ def test_typing_through_the_suggestion_is_answered_from_the_cache(start_server, 
     log = client.log_path.read_text(encoding="utf-8")
     assert len(re.findall(r"completion from the model", log)) == 1
     assert len(re.findall(r"completion from the cache", log)) == 1
+
+
+def test_a_request_in_another_document_supersedes_too(long_server):
+    """One cursor, one request: with two buffers open, the older request does not hold up the newer one."""
+    other = "file:///work/other.py"
+    long_server.open(other, LONG_TEXT + OTHER_LINE)
+    first = long_server.inline_async(URI, 0, 4)
+    second = long_server.inline_async(other, 0, 4)
+    assert long_server.result(first) == {"items": []}
+    assert len(long_server.result(second)["items"]) == 1
+    aborted = aborted_generations(long_server)
+    assert len(aborted) <= 1 and all(count < 1500 for count in aborted)
+    log = long_server.log_path.read_text(encoding="utf-8")
+    assert len(re.findall(r"completion from the model", log)) == 1
