@@ -6,7 +6,7 @@ already in the KV cache, keeps the longest common prefix, removes the rest with
 `llama_memory_seq_rm` (through `Llama.eval`, which trims from `n_tokens`) and evaluates
 only the new tail; `GenerationStats.evaluated_tokens` says how many that were.
 
-Prompt evaluation runs in chunks of `batch_size` tokens and generation one token at a
+Prompt evaluation runs in chunks sized to take about 0.1 s (at most `batch_size`) and generation one token at a
 time, checking the abort event in between, so a superseded request stops within one
 chunk. Whatever was evaluated before an abort stays in the cache and is reused next time.
 """
@@ -49,6 +49,11 @@ GGUF_MAGIC = b"GGUF"
 # spinning). Sleeping waiters cost a little at idle and save everything under load.
 # The variable is read when libgomp loads, i.e. at the first `import llama_cpp`.
 OPENMP_WAIT_POLICY = ("OMP_WAIT_POLICY", "PASSIVE")
+
+# Prompt evaluation checks for an abort about this often (bench/prompt_chunks.py: on the 0.5B
+# model, chunks of 16-64 tokens cost no more than whole 256-token batches on this CPU).
+ABORT_CHECK_SECONDS = 0.1
+MIN_EVAL_CHUNK = 16
 
 
 def import_llama_cpp():
@@ -122,6 +127,7 @@ class LocalBackend:
         self._piece_index: PieceIndex | None = None
         self._healing_cache: dict[tuple[bytes, frozenset[int]], np.ndarray] = {}
         self._rng = np.random.default_rng(options.seed)
+        self._seconds_per_token: float | None = None  # prompt evaluation speed, measured
         self.context_size = self._llama.n_ctx()
 
     # -- vocabulary ---------------------------------------------------------
@@ -193,13 +199,33 @@ class LocalBackend:
         return common
 
     def _evaluate(self, tokens: Sequence[int], abort: threading.Event) -> bool:
-        """Evaluate `tokens` after the cache in batches; False if aborted in between."""
-        batch_size = self.options.batch_size
-        for start in range(0, len(tokens), batch_size):
+        """Evaluate `tokens` after the cache in chunks, checking `abort` between them; False if aborted.
+
+        Chunks are sized from the measured speed so that each takes about ABORT_CHECK_SECONDS:
+        a superseded request frees the model within about that long even in the middle of a
+        long prompt, while fast models keep whole batches.
+        """
+        start = 0
+        while start < len(tokens):
             if abort.is_set():
                 return False
-            self._llama.eval(tokens[start : start + batch_size])
+            chunk = tokens[start : start + self._eval_chunk_tokens()]
+            started = time.perf_counter()
+            self._llama.eval(chunk)
+            self._record_eval_speed(len(chunk), time.perf_counter() - started)
+            start += len(chunk)
         return True
+
+    def _eval_chunk_tokens(self) -> int:
+        if self._seconds_per_token is None:
+            return min(self.options.batch_size, MIN_EVAL_CHUNK)  # measure first, on a small chunk
+        fitting = int(ABORT_CHECK_SECONDS / max(self._seconds_per_token, 1e-6))
+        return max(MIN_EVAL_CHUNK, min(self.options.batch_size, fitting))
+
+    def _record_eval_speed(self, tokens: int, seconds: float) -> None:
+        measured = seconds / tokens
+        previous = self._seconds_per_token
+        self._seconds_per_token = measured if previous is None else 0.7 * previous + 0.3 * measured
 
     # -- generation ---------------------------------------------------------
 
