@@ -40,6 +40,7 @@ from lsp_server.backend.base import (
 logger = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
+SCORING_BATCH = 64  # tokens per forward pass when every position's logits are read
 
 # llama.cpp's CPU backend synchronises its threads with OpenMP barriers. OpenMP's default
 # is to spin while waiting; when other processes compete for the cores (an editor, a
@@ -121,6 +122,8 @@ class LocalBackend:
         self._healing_cache: dict[tuple[bytes, frozenset[int]], np.ndarray] = {}
         self._rng = np.random.default_rng(options.seed)
         self.context_size = self._llama.n_ctx()
+        self._scored_tokens: list[int] = []  # what token_logprobs last scored, and the scores
+        self._scored_logprobs: list[float] = []
 
     # -- vocabulary ---------------------------------------------------------
 
@@ -344,6 +347,61 @@ class LocalBackend:
             self._piece_index = PieceIndex([self.token_piece(token_id) for token_id in range(self.vocab_size)])
         return self._piece_index
 
+    # -- token log-probabilities (review's surprise signal) ------------------
+
+    def token_logprobs(
+        self, tokens: Sequence[int], *, abort: threading.Event | None = None
+    ) -> list[float] | None:
+        """Each token's log-probability given the tokens before it, from one forward pass.
+
+        Entry 0 is 0.0 (nothing predicts the first token). The KV cache's common prefix
+        is kept, and so are the scores the last call computed for it: a second review of
+        an edited file evaluates only from the first changed token. None if aborted.
+        """
+        abort = abort or threading.Event()
+        tokens = [int(token) for token in tokens]
+        if len(tokens) > self.context_size:
+            raise PromptTooLongError(
+                f"the text has {len(tokens)} tokens but the context holds {self.context_size}; review a smaller part."
+            )
+        if not tokens:
+            return []
+        llama = self._llama
+        scores = [0.0] * len(tokens)
+        known = 0
+        if self.options.reuse_prefix:
+            known = min(
+                common_prefix_length(self._scored_tokens, tokens),
+                common_prefix_length(llama._input_ids.tolist(), tokens),
+            )
+            scores[:known] = self._scored_logprobs[:known]
+        # Scoring token `known` needs the logits of position known - 1: evaluate from there.
+        start = max(known - 1, 0)
+        if start < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, start, -1):
+            start = 0
+            llama._ctx.kv_cache_clear()
+        llama.n_tokens = start
+        vocab_size = self.vocab_size
+        # Every row of logits is kept (vocab floats each): a smaller step bounds the memory.
+        step = min(self.options.batch_size, SCORING_BATCH)
+        for chunk_start in range(start, len(tokens), step):
+            if abort.is_set():
+                self._remember_scores(tokens[:chunk_start], scores[:chunk_start])
+                return None
+            chunk = tokens[chunk_start : chunk_start + step]
+            llama._batch.set_batch(batch=chunk, n_past=chunk_start, logits_all=True)
+            llama._ctx.decode(llama._batch)
+            llama.input_ids[chunk_start : chunk_start + len(chunk)] = chunk
+            llama.n_tokens = chunk_start + len(chunk)
+            logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(len(chunk), vocab_size))
+            _score_next_tokens(logits, tokens, chunk_start, scores)
+        self._remember_scores(tokens, scores)
+        return scores
+
+    def _remember_scores(self, tokens: list[int], scores: list[float]) -> None:
+        self._scored_tokens = tokens
+        self._scored_logprobs = scores
+
     def close(self) -> None:
         self._llama.close()
 
@@ -367,6 +425,18 @@ class PieceIndex:
         while end < len(self._pieces) and self._pieces[end].startswith(prefix):
             end += 1
         return self._ids[start:end]
+
+
+def _score_next_tokens(logits: np.ndarray, tokens: Sequence[int], first: int, scores: list[float]) -> None:
+    """scores[p + 1] = log P(tokens[p + 1] | tokens[:p + 1]) for each row p - first of `logits`."""
+    for row in range(logits.shape[0]):
+        position = first + row
+        if position + 1 >= len(tokens):
+            break
+        values = logits[row]
+        peak = float(values.max())
+        log_norm = peak + float(np.log(np.exp(values - peak, dtype=np.float64).sum()))
+        scores[position + 1] = float(values[tokens[position + 1]]) - log_norm
 
 
 def _token_to_piece(vocab: ctypes.c_void_p, token_id: int) -> bytes:
