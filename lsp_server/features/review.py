@@ -29,6 +29,8 @@ SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
 SIGNALS = ("surprise", "written", "both")
 RULE_SURPRISE = "seekcode.surprise"
 RULE_REVIEW = "seekcode.review"
+# A written review sees at most this many numbered lines at once (a prompt of ~2k tokens).
+REVIEW_WINDOW_LINES = 120
 
 
 class WrittenReviewUnavailable(RuntimeError):
@@ -202,6 +204,19 @@ def keep_relevant(
         if current is None or SEVERITY_RANK[finding.severity] > SEVERITY_RANK[current.severity]:
             kept[key] = finding
     return sorted(kept.values(), key=lambda f: (f.start_line, f.end_line, -SEVERITY_RANK[f.severity]))
+
+
+def review_windows(line_count: int, changed_lines: frozenset[int] | None = None,
+                   window: int = 0) -> list[tuple[int, int]]:
+    """1-based (first, last) line ranges to review a file in, `window` lines each (0: one range).
+
+    Reviewing a diff, only the ranges holding a changed line are kept.
+    """
+    window = window or REVIEW_WINDOW_LINES
+    ranges = [(first, min(first + window - 1, line_count)) for first in range(1, line_count + 1, window)]
+    if changed_lines is not None:
+        ranges = [(a, b) for a, b in ranges if any(a <= line <= b for line in changed_lines)]
+    return ranges
 
 
 def at_or_above(findings: Sequence[Finding], severity: str) -> bool:
