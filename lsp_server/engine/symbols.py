@@ -82,6 +82,7 @@ class Symbol:
     indent: str  # leading whitespace of the line `start` is on
     params: tuple[str, ...] = ()
     returns: bool = False
+    yields: bool = False  # a generator: the docstring says what it yields
     raises: tuple[str, ...] = ()
     return_type: str = ""
     start_line: int = 0  # 0-based lines of start .. end
@@ -281,7 +282,7 @@ def _symbol(node, source: _Source, grammar: str) -> Symbol | None:
     return Symbol(
         kind=kind, name=name, language=grammar, start=start, end=end, decl_start=decl_start,
         header_end=header_end, body_start=body_start, body_end=body_end, doc=doc, indent=indent,
-        params=facts[0], returns=facts[1], raises=facts[2], return_type=facts[3],
+        params=facts[0], returns=facts[1], raises=facts[2], return_type=facts[3], yields=facts[4],
         start_line=text.count("\n", 0, start), end_line=text.count("\n", 0, end),
     )
 
@@ -379,9 +380,9 @@ def _doc_comment(outer, source: _Source, grammar: str) -> tuple[int, int] | None
 # -- facts for the docstring template --------------------------------------------
 
 
-def _facts(node, body, source: _Source, grammar: str, kind: str) -> tuple[tuple[str, ...], bool, tuple[str, ...], str]:
+def _facts(node, body, source: _Source, grammar: str, kind: str) -> tuple[tuple[str, ...], bool, tuple[str, ...], str, bool]:
     if kind == "class":
-        return (), False, (), ""
+        return (), False, (), "", False
     params = tuple(_params(node, source, grammar, kind))
     return_type = _return_type(node, source, grammar)
     returns = bool(return_type) and return_type not in ("None", "void", "()")
@@ -391,7 +392,8 @@ def _facts(node, body, source: _Source, grammar: str, kind: str) -> tuple[tuple[
             for walk in _own_nodes(body, grammar)
         ) or (body.type not in ("block", "statement_block") and grammar != "python")  # `x => x + 1`
     raises = tuple(dict.fromkeys(_raises(node, body, source, grammar)))
-    return params, returns, raises, return_type
+    yields = grammar == "python" and body is not None and any(walk.type == "yield" for walk in _own_nodes(body, grammar))
+    return params, returns and not yields, raises, return_type, yields
 
 
 def _params(node, source: _Source, grammar: str, kind: str) -> Iterator[str]:
@@ -523,6 +525,8 @@ def indentation_symbol(text: str, offset: int, language: str = "") -> Symbol | N
         following = next_content(header)
         if following is None or _indent_width(lines[following]) <= _indent_width(lines[header]):
             continue
+        if set(lines[header].strip()) <= set("{(") and header > 0 and lines[header - 1].strip():
+            header -= 1  # an opener on its own line (Allman braces) belongs to the line above
         depth = _indent_width(lines[header])
         last = following
         for other in range(following, len(lines)):

@@ -76,7 +76,7 @@ def docstring_template(symbol: Symbol, style: str) -> Template:
     if symbol.kind in ("class", "block") or language == "rust":
         return tuple(parts)
     params, raises = symbol.params, symbol.raises
-    if not (params or symbol.returns or raises):
+    if not (params or symbol.returns or symbol.yields or raises):
         return tuple(parts)
     if language == "python":
         parts += _python_sections(symbol, style)
@@ -109,6 +109,8 @@ def _python_sections(symbol: Symbol, style: str) -> list[str | Hole]:
                 parts += [f"\n{name}\n    ", Hole(f"param:{name}")]
         if symbol.returns:
             parts += [f"\n\nReturns\n-------\n{symbol.return_type or 'object'}\n    ", Hole("returns")]
+        if symbol.yields:
+            parts += ["\n\nYields\n------\nobject\n    ", Hole("yields")]
         if raises:
             parts.append("\n\nRaises\n------")
             for name in raises:
@@ -119,6 +121,8 @@ def _python_sections(symbol: Symbol, style: str) -> list[str | Hole]:
             parts += [f"\n:param {name.lstrip('*')}: ", Hole(f"param:{name}")]
         if symbol.returns:
             parts += ["\n:returns: ", Hole("returns")]
+        if symbol.yields:
+            parts += ["\n:yields: ", Hole("yields")]
         for name in raises:
             parts += [f"\n:raises {name}: ", Hole(f"raises:{name}")]
     else:
@@ -128,6 +132,8 @@ def _python_sections(symbol: Symbol, style: str) -> list[str | Hole]:
                 parts += [f"\n    {name}: ", Hole(f"param:{name}")]
         if symbol.returns:
             parts += ["\n\nReturns:\n    ", Hole("returns")]
+        if symbol.yields:
+            parts += ["\n\nYields:\n    ", Hole("yields")]
         if raises:
             parts.append("\n\nRaises:")
             for name in raises:
