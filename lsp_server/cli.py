@@ -2,6 +2,7 @@
 
     seekcode-lsp [--model M] [--ctx-size N] [--threads N] ...      serve on stdin/stdout
     seekcode-lsp complete FILE:LINE:COLUMN [--model M] ...          print a suggestion
+    seekcode-lsp docstring FILE:LINE:COLUMN [--style S] [--replace] [--apply]   add a docstring (diff)
     seekcode-lsp review PATH... [--diff REV] [--format text|json|sarif] [--fail-on LEVEL]
 
 LINE and COLUMN are 1-based, as editors and compilers print them; COLUMN counts
@@ -71,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     complete.add_argument("location", metavar="FILE:LINE:COLUMN")
     add_review_parser(commands, flags)
+    from lsp_server import cli_assist
+
+    cli_assist.add_docstring_arguments(commands.add_parser(
+        "docstring", parents=[flags], help="add a docstring to the symbol at FILE:LINE:COLUMN (prints a diff)"
+    ))
     return parser
 
 
@@ -199,6 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_args(args)
         if args.command == "complete":
             return run_complete(args, settings)
+        if args.command == "docstring":
+            from lsp_server import cli_assist
+
+            return cli_assist.run_docstring(args, settings)
         if args.command == "review":
             return run_review(args, settings)
         return run_server(args, settings)
