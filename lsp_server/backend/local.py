@@ -120,6 +120,7 @@ class LocalBackend:
         self._piece_cache: dict[int, bytes] = {}
         self._piece_index: PieceIndex | None = None
         self._healing_cache: dict[tuple[bytes, frozenset[int]], np.ndarray] = {}
+        self._grammar_cache: dict[str, object] = {}
         self._rng = np.random.default_rng(options.seed)
         self.context_size = self._llama.n_ctx()
         self._scored_tokens: list[int] = []  # what token_logprobs last scored, and the scores
@@ -135,15 +136,27 @@ class LocalBackend:
     def metadata(self) -> dict[str, str]:
         return dict(self._llama.metadata)
 
-    def tokenize(self, text: str) -> list[int]:
-        """Tokens of plain text; special-token spellings in the text stay plain text.
+    def tokenize(self, text: str, special: bool = False) -> list[int]:
+        """Tokens of plain text; special-token spellings in the text stay plain text
+        unless `special` (a rendered chat template, whose markers must be tokens).
 
         Unpaired surrogates (JSON lets an editor send "\\ud800") cannot be UTF-8; they
         become "?" rather than an error.
         """
         if not text:
             return []
-        return self._llama.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=False)
+        return self._llama.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=special)
+
+    @property
+    def chat_template(self) -> str | None:
+        """The GGUF's Jinja chat template (`tokenizer.chat_template`), None for base models."""
+        template = self._llama.metadata.get("tokenizer.chat_template")
+        return template or None
+
+    def special_text(self, which: str) -> str:
+        """The spelling of the "bos" or "eos" token, for chat templates ("" if none)."""
+        token = self._llama.token_bos() if which == "bos" else self._llama.token_eos()
+        return self.token_text(token) if token is not None and token >= 0 else ""
 
     def token_text(self, token_id: int) -> str:
         """The vocabulary entry of a token as stored in the GGUF (special tokens included)."""
@@ -216,6 +229,7 @@ class LocalBackend:
         abort: threading.Event | None = None,
         on_text: Callable[[str], bool] | None = None,
         heal_text: str = "",
+        grammar: str | None = None,
     ) -> Generation:
         """Continue `prompt_tokens`, streaming decoded text to `on_text`.
 
@@ -229,8 +243,14 @@ class LocalBackend:
         so the model may choose a token that merges it with what follows (" " + "ie" as
         " ie") instead of continuing after an unnatural token boundary. The healed text
         is not part of the result.
+
+        `grammar` (GBNF text, llama.cpp's grammar format) constrains every sampled token;
+        an end-of-generation token is only possible where the grammar is complete. Token
+        healing is not combined with a grammar. A grammar that does not parse raises
+        ValueError before anything is evaluated.
         """
         abort = abort or threading.Event()
+        compiled = self._grammar(grammar) if grammar is not None else None
         prompt = [int(token) for token in prompt_tokens]
         if not prompt:
             raise ValueError("the prompt is empty; a completion prompt needs at least one token.")
@@ -253,7 +273,8 @@ class LocalBackend:
 
         started = time.perf_counter()
         generation = self._sample_loop(
-            max_tokens, set(stop_ids), temperature, top_k, top_p, abort, on_text, heal_text.encode("utf-8")
+            max_tokens, set(stop_ids), temperature, top_k, top_p, abort, on_text,
+            b"" if compiled is not None else heal_text.encode("utf-8"), compiled,
         )
         stats.generate_ms = (time.perf_counter() - started) * 1000
         stats.generated_tokens = len(generation.token_ids)
@@ -270,9 +291,10 @@ class LocalBackend:
         abort: threading.Event,
         on_text: Callable[[str], bool] | None,
         heal: bytes = b"",
+        grammar=None,
     ) -> Generation:
         llama = self._llama
-        sampler = llama._init_sampler(temp=temperature, top_k=top_k, top_p=top_p, min_p=0.0)
+        sampler = llama._init_sampler(temp=temperature, top_k=top_k, top_p=top_p, min_p=0.0, grammar=grammar)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pieces: list[str] = []
         token_ids: list[int] = []
@@ -302,6 +324,22 @@ class LocalBackend:
                 llama.eval([token])
         finally:
             sampler.close()
+
+    def _grammar(self, text: str):
+        """A checked `LlamaGrammar` for GBNF `text` (llama.cpp would crash on a bad one)."""
+        compiled = self._grammar_cache.get(text)
+        if compiled is not None:
+            return compiled
+        llama_cpp = import_llama_cpp()
+        probe = llama_cpp.llama_sampler_init_grammar(self._vocab, text.encode("utf-8"), b"root")
+        if not probe:
+            raise ValueError("the grammar does not parse (see llama.cpp's GBNF format); nothing was generated.")
+        llama_cpp.llama_sampler_free(probe)
+        compiled = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+        if len(self._grammar_cache) >= 32:
+            self._grammar_cache.pop(next(iter(self._grammar_cache)))
+        self._grammar_cache[text] = compiled
+        return compiled
 
     # -- token healing --------------------------------------------------------
 

@@ -373,3 +373,16 @@ def generate_docstring(
 
 def fills_for(template: Template, values: Sequence[str]) -> dict[str, str]:
     return {hole.key: value for hole, value in zip(holes(template), values)}
+
+
+def docstring_for_file(
+    path, text: str, offset: int, language: str, writer: DocstringWriter, *, style: str = "auto",
+    replace: bool = False, abort: threading.Event | None = None, fills: dict[str, str] | None = None,
+    on_hole: Callable[[int, int], None] | None = None,
+):
+    """The FileEdit that adds (or replaces) the docstring of the symbol at `offset`."""
+    from lsp_server.features.edits import FileEdit
+
+    plan = plan_docstring(text, offset, language, style=style, replace=replace)
+    result = generate_docstring(plan, writer, abort, fills, on_hole)
+    return FileEdit(path, (result.edit,), text), result
