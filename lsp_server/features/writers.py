@@ -61,7 +61,7 @@ class FimDocstringWriter(DocstringWriter):
         generation = self.backend.generate(
             prompt.tokens, max_tokens=self.max_tokens, stop_ids=prompt.stop_ids, abort=abort, on_text=stop.feed
         )
-        return generation.text.lstrip(" \t")
+        return whole_sentences(generation.text.lstrip(" \t"), generation.stop_reason)
 
 
 def docstring_messages(plan: DocstringPlan) -> list[dict[str, str]]:
@@ -76,7 +76,8 @@ def docstring_messages(plan: DocstringPlan) -> list[dict[str, str]]:
     if len(code) > 6000:
         code = code[:6000] + "\n..."
     return [
-        {"role": "system", "content": "You are an expert programmer who writes precise, concise documentation."},
+        {"role": "system", "content": "You are an expert programmer who writes precise, concise documentation. "
+         "The summary is one imperative sentence ('Return ...', 'Create ...'); every other entry is one short sentence."},
         {
             "role": "user",
             "content": f"Write {what} for the {symbol.kind} `{symbol.name}` below. "
@@ -103,7 +104,20 @@ class ChatDocstringWriter(DocstringWriter):
             self.backend, docstring_messages(plan), self.grammar,
             max_tokens=self.max_tokens, answer_prefix=answer_prefix, abort=abort,
         )
-        return generation.text
+        return whole_sentences(generation.text, generation.stop_reason)
+
+
+def whole_sentences(text: str, stop_reason) -> str:
+    """A line cut off by the token limit, trimmed back to its last full sentence."""
+    from lsp_server.backend.base import StopReason
+
+    if stop_reason is not StopReason.MAX_TOKENS or "\n" in text:
+        return text
+    end = max(text.rfind(". "), text.rfind(".", len(text) - 1))
+    if end > 0:
+        return text[: end + 1]
+    words = text.rsplit(" ", 1)[0].rstrip(",;:")
+    return words + "."
 
 
 def writer_for(backend, family: Family | None = None, layout: Layout | None = None,

@@ -1,0 +1,43 @@
+"""Docstring and test generation as scheduler jobs on the model's worker thread.
+
+    docstring_job(runtime, path, text, offset, language, settings, style, replace, on_hole) -> job(abort)
+
+The job is resumable: the holes it filled live in its closure, so when a completion
+preempts it (Scheduler background jobs run again from the start after a foreground job)
+it continues at the first hole still missing. It returns a FileEdit, or None if aborted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from lsp_server.features.docstring import Aborted, DocstringError, docstring_for_file
+from lsp_server.settings import Settings
+
+
+def docstring_job(
+    runtime, path: Path, text: str, offset: int, language: str, settings: Settings, *,
+    style: str = "auto", replace: bool = False, on_hole: Callable[[int, int], None] | None = None,
+):
+    fills: dict[str, str] = {}
+
+    def job(abort: threading.Event):
+        from lsp_server.features.writers import writer_for
+
+        engine = runtime.engine
+        if engine is None:
+            raise DocstringError("no model is loaded; see the earlier error message or check 'seekcode.model'.")
+        writer = writer_for(engine.backend, engine.family, engine.layout, settings)
+        try:
+            file_edit, _ = docstring_for_file(
+                path, text, offset, language, writer, style=style, replace=replace,
+                abort=abort, fills=fills, on_hole=on_hole,
+            )
+        except Aborted:
+            return None
+        return file_edit
+
+    job.fills = fills  # for tests and progress: what is done so far
+    return job
