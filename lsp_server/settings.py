@@ -47,6 +47,9 @@ class Settings:
     fim_layout: str = "auto"
     # When review diagnostics run: on every save, only when asked (seekcode.review), or never.
     review_trigger: str = "onSave"
+    # Run generated tests (executes code, in a subprocess in the project root) and keep only
+    # those that pass three runs in a row. Off by default.
+    tests_run: bool = False
 
     def is_enabled_for(self, language_id: str) -> bool:
         return bool(self.languages.get(language_id, self.enabled))
@@ -82,6 +85,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "multiline": bool,
     "fim_layout": str,
     "review_trigger": str,
+    "tests_run": bool,
 }
 
 REVIEW_TRIGGERS = ("onSave", "onDemand", "off")
