@@ -3,6 +3,7 @@
     seekcode-lsp [--model M] [--ctx-size N] [--threads N] ...      serve on stdin/stdout
     seekcode-lsp complete FILE:LINE:COLUMN [--model M] ...          print a suggestion
     seekcode-lsp docstring FILE:LINE:COLUMN [--style S] [--replace] [--apply]   add a docstring (diff)
+    seekcode-lsp tests FILE:LINE:COLUMN [--framework F] [--run] [--apply]         write unit tests (diff)
     seekcode-lsp review PATH... [--diff REV] [--format text|json|sarif] [--fail-on LEVEL]
 
 LINE and COLUMN are 1-based, as editors and compilers print them; COLUMN counts
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_assist.add_docstring_arguments(commands.add_parser(
         "docstring", parents=[flags], help="add a docstring to the symbol at FILE:LINE:COLUMN (prints a diff)"
+    ))
+    cli_assist.add_tests_arguments(commands.add_parser(
+        "tests", parents=[flags], help="write unit tests for the symbol at FILE:LINE:COLUMN (prints a diff)"
     ))
     return parser
 
@@ -205,10 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_args(args)
         if args.command == "complete":
             return run_complete(args, settings)
-        if args.command == "docstring":
+        if args.command in ("docstring", "tests"):
             from lsp_server import cli_assist
 
-            return cli_assist.run_docstring(args, settings)
+            run = cli_assist.run_docstring if args.command == "docstring" else cli_assist.run_tests
+            return run(args, settings)
         if args.command == "review":
             return run_review(args, settings)
         return run_server(args, settings)

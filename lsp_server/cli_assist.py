@@ -152,3 +152,40 @@ def run_docstring(args: argparse.Namespace, settings: Settings) -> int:
         progress.close()
         backend.close()
     return emit([file_edit], project_root(path), args.apply)
+
+
+def run_tests(args: argparse.Namespace, settings: Settings) -> int:
+    from lsp_server.features.runtime import engine_layout
+    from lsp_server.features.test_writers import test_writer_for
+    from lsp_server.features.tests import TestsError, generate_tests, plan_tests, run_and_filter
+
+    path, text, offset, language = read_source(args.location)
+    root = project_root(path)
+    try:
+        plan = plan_tests(path, text, offset, language, root, args.framework)
+    except TestsError as error:
+        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        return 1
+    backend, choice = load_backend(settings)
+    if backend is None:
+        return 1
+    try:
+        writer = test_writer_for(backend, layout=engine_layout(settings, choice), settings=settings)
+        result = generate_tests(plan, writer)
+    except TestsError as error:
+        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        return 1
+    finally:
+        backend.close()
+    if args.run:
+        progress = _Progress("running tests")
+        try:
+            result = run_and_filter(plan, result, on_run=progress)
+        except TestsError as error:
+            print(f"seekcode-lsp: {error}", file=sys.stderr)
+            return 1
+        finally:
+            progress.close()
+    for note in result.notes:
+        print(f"seekcode-lsp: {note}", file=sys.stderr)
+    return emit([result.file_edit], root, args.apply)
