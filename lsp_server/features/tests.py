@@ -39,6 +39,8 @@ RUNS_TO_KEEP = 3
 class TestsError(Exception):
     """Nothing could be generated; the message is one sentence for the user."""
 
+    __test__ = False  # not a pytest test class
+
 
 # -- framework and file -----------------------------------------------------------
 
@@ -120,6 +122,8 @@ def python_test_dir(root: Path) -> Path:
 
 @dataclass
 class TestsPlan:
+    __test__ = False
+
     path: Path
     text: str
     language: str  # grammar name
@@ -141,7 +145,8 @@ class TestsPlan:
         if self.framework == "rust":
             return self._rust_edit(code)
         if self.existing is None:
-            return FileEdit(self.test_path, (TextEdit(0, 0, self.header + "\n\n" + code),), None)
+            gap = "\n\n\n" if self.language == "python" else "\n\n"
+            return FileEdit(self.test_path, (TextEdit(0, 0, self.header + gap + code),), None)
         existing = self.existing
         missing_imports = [line for line in self.header.splitlines() if line.startswith(("from ", "import ")) and line not in existing]
         edits = []
@@ -264,6 +269,7 @@ class TestWriter:
     previous attempt when retrying."""
 
     name = "writer"
+    __test__ = False
 
     def write(self, plan: TestsPlan, abort: threading.Event, error: str | None = None) -> str:
         raise NotImplementedError
@@ -271,6 +277,8 @@ class TestWriter:
 
 @dataclass
 class TestsResult:
+    __test__ = False
+
     file_edit: FileEdit
     code: str
     attempts: int
