@@ -41,3 +41,22 @@ def docstring_job(
 
     job.fills = fills  # for tests and progress: what is done so far
     return job
+
+
+def tests_job(runtime, plan, settings: Settings):
+    """Generate tests for `plan` on the worker; None if aborted (a preempted run starts over)."""
+
+    def job(abort: threading.Event):
+        from lsp_server.features.test_writers import test_writer_for
+        from lsp_server.features.tests import Aborted as TestsAborted, TestsError, generate_tests
+
+        engine = runtime.engine
+        if engine is None:
+            raise TestsError("no model is loaded; see the earlier error message or check 'seekcode.model'.")
+        writer = test_writer_for(engine.backend, engine.family, engine.layout, settings)
+        try:
+            return generate_tests(plan, writer, abort)
+        except TestsAborted:
+            return None
+
+    return job

@@ -19,6 +19,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from lsp_server.engine.symbols import language_of
 from lsp_server.features.docstring import DocstringError, plan_docstring
 from lsp_server.features.edits import workspace_edit
 from lsp_server.protocol.positions import Position, PositionError
@@ -36,6 +37,7 @@ class AssistError(Exception):
 def register_assist(server) -> None:
     server.code_action_providers.append(assist_code_actions)
     server.code_action_resolvers["docstring"] = resolve_docstring_action
+    server.code_action_resolvers["tests"] = resolve_tests_action
 
     @server.command(DOCSTRING_COMMAND)
     async def generate_docstring_command(ls, *arguments: Any) -> dict[str, Any]:
@@ -48,6 +50,21 @@ def register_assist(server) -> None:
             logger.exception("%s failed", DOCSTRING_COMMAND)
             return {"applied": False, "message": f"seekcode could not write the docstring ({type(error).__name__}); see the server log."}
         return await apply(ls, edit, "Generate docstring")
+
+    @server.command(TESTS_COMMAND)
+    async def generate_tests_command(ls, *arguments: Any) -> dict[str, Any]:
+        try:
+            argument = _single_argument(arguments, TESTS_COMMAND)
+            edit, notes = await tests_workspace_edit(ls, argument)
+        except AssistError as error:
+            return {"applied": False, "message": str(error)}
+        except Exception as error:
+            logger.exception("%s failed", TESTS_COMMAND)
+            return {"applied": False, "message": f"seekcode could not write tests ({type(error).__name__}); see the server log."}
+        answer = await apply(ls, edit, "Generate tests")
+        if notes:
+            answer["message"] = "; ".join(notes) if answer.get("applied") else answer.get("message", "")
+        return answer
 
 
 def _single_argument(arguments: tuple[Any, ...], command: str) -> dict[str, Any]:
@@ -100,10 +117,19 @@ def assist_code_actions(ls, params: types.CodeActionParams) -> list[types.CodeAc
         return []
     title = "Replace docstring" if plan.symbol.doc is not None else "Generate docstring"
     argument = {"uri": uri, "position": position, "replace": plan.symbol.doc is not None}
-    action = types.CodeAction(title=title, kind=types.CodeActionKind.RefactorRewrite, data={"kind": "docstring", **argument})
+    actions = [_action(ls, title, "docstring", DOCSTRING_COMMAND, argument)]
+    if language_of(document.language_id) is not None:
+        actions.append(_action(ls, "Generate tests", "tests", TESTS_COMMAND, {"uri": uri, "position": position}))
+    return actions
+
+
+def _action(ls, title: str, kind: str, command: str, argument: dict[str, Any]) -> types.CodeAction:
+    """An action resolved lazily (data only), or carrying the command for clients that
+    cannot resolve edits."""
+    action = types.CodeAction(title=title, kind=types.CodeActionKind.RefactorRewrite, data={"kind": kind, **argument})
     if not _client_resolves_edits(ls):
-        action.command = types.Command(title=title, command=DOCSTRING_COMMAND, arguments=[argument])
-    return [action]
+        action.command = types.Command(title=title, command=command, arguments=[argument])
+    return action
 
 
 def _client_resolves_edits(ls) -> bool:
@@ -126,7 +152,81 @@ async def resolve_docstring_action(ls, action: types.CodeAction) -> types.CodeAc
     return action
 
 
+async def resolve_tests_action(ls, action: types.CodeAction) -> types.CodeAction:
+    data = action.data if isinstance(action.data, dict) else {}
+    try:
+        edit, _ = await tests_workspace_edit(ls, data)
+    except AssistError as error:
+        ls.show_message(f"seekcode: {error}", types.MessageType.Warning)
+        return action
+    action.edit = _structure_edit(ls, edit)
+    return action
+
+
 # -- generation ----------------------------------------------------------------------
+
+
+def workspace_root(ls, path: Path) -> Path:
+    """The editor's workspace folder holding `path`, else the project root found from it."""
+    from lsp_server.cli_assist import project_root
+
+    folders = [Path(to_fs_path(folder.uri) or "") for folder in (ls.workspace.folders or {}).values()]
+    if ls.workspace.root_path:
+        folders.append(Path(ls.workspace.root_path))
+    for folder in sorted(folders, key=lambda item: len(str(item)), reverse=True):
+        if str(folder) and path.resolve().is_relative_to(folder.resolve()):
+            return folder
+    return project_root(path)
+
+
+async def tests_workspace_edit(ls, argument: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Write tests for `argument`'s symbol (and run them when tests.run is on); the edit
+    creates or appends to the test file, which must lie inside the workspace."""
+    from lsp_server.features.assist_jobs import tests_job
+    from lsp_server.features.edits import EditError, inside_root
+    from lsp_server.features.tests import TestsError, plan_tests
+
+    uri = argument.get("uri", "")
+    text, language, version = _document(ls, uri)
+    offset = _offset(ls, text, argument.get("position") or {})
+    path = Path(to_fs_path(uri) or uri)
+    root = workspace_root(ls, path)
+    run = bool(argument.get("run", ls.settings.tests_run))
+    try:
+        plan = plan_tests(path, text, offset, language, root, argument.get("framework") or "auto")
+        inside_root(plan.test_path, root)
+    except (TestsError, EditError) as error:
+        raise AssistError(str(error)) from None
+    progress = await Progress.begin(ls, "seekcode: generating tests")
+    future = ls.runtime.scheduler.submit(("tests", uri), tests_job(ls.runtime, plan, ls.settings), background=True)
+    progress.on_cancel(lambda: ls.runtime.cancel(future))
+    try:
+        result = await asyncio.wrap_future(future)
+        if result is not None and run:
+            progress.report(1, 2)
+            # Generated code runs only here, in a subprocess, and only when tests.run is on.
+            result = await asyncio.get_running_loop().run_in_executor(None, _run_filter, plan, result)
+    except asyncio.CancelledError:
+        ls.runtime.cancel(future)
+        raise
+    except TestsError as error:
+        raise AssistError(str(error)) from None
+    finally:
+        progress.end()
+    if result is None:
+        raise AssistError("test generation was cancelled.")
+    edit = workspace_edit([result.file_edit], ls.position_encoding.value)
+    if plan.test_path.resolve() == path.resolve():
+        for change in edit["documentChanges"]:
+            if "textDocument" in change:
+                change["textDocument"] = {"uri": uri, "version": version}
+    return edit, result.notes
+
+
+def _run_filter(plan, result):
+    from lsp_server.features.tests import run_and_filter
+
+    return run_and_filter(plan, result)
 
 
 async def docstring_workspace_edit(ls, argument: dict[str, Any]) -> dict[str, Any] | None:
