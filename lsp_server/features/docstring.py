@@ -147,8 +147,8 @@ def holes(template: Template) -> list[Hole]:
 
 def clean_fill(text: str) -> str:
     """One line of generated text as a hole's content: first line, no quotes or comment marks."""
-    line = text.replace("\r", "").split("\n", 1)[0]
-    line = line.replace('"""', "").replace("'''", "").replace("*/", "")
+    line = text.replace("\r", "").lstrip(" \t\n").split("\n", 1)[0]
+    line = re.split(r'"""|\'\'\'|\*/', line, maxsplit=1)[0]  # the literal or comment closed: the rest is code
     return " ".join(line.split()).strip()
 
 

@@ -15,6 +15,7 @@ ours, so the imports resolve by construction. Nothing here runs code unless
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -313,6 +314,12 @@ def check_code(plan: TestsPlan, code: str) -> str | None:
         return "the answer contains no test functions."
     full = plan.file_edit(code).new_text()
     error = first_syntax_error(full, plan.language)
+    if error is None and plan.language == "python":
+        # tree-sitter accepts some incomplete blocks (`if x:` at the end); Python's own parser does not.
+        try:
+            ast.parse(full)
+        except SyntaxError as syntax_error:
+            error = ((syntax_error.lineno or 1) - 1, max((syntax_error.offset or 1) - 1, 0))
     if error is None:
         return None
     line, column = error

@@ -19,7 +19,7 @@ from lsp_server.engine.chat import generate_constrained, one_line_grammar
 from lsp_server.engine.families import Family, Layout, detect_family
 from lsp_server.engine.prompt import PromptBuilder
 from lsp_server.features.completion import budget_for
-from lsp_server.features.docstring import HOLE_MARK, DocstringPlan, DocstringWriter, Hole, fill_template
+from lsp_server.features.docstring import HOLE_MARK, DocstringPlan, DocstringWriter, Hole, clean_fill, fill_template
 from lsp_server.settings import Settings
 
 HOLE_MAX_TOKENS = 48
@@ -39,7 +39,7 @@ class LineStop:
 
     def feed(self, piece: str) -> bool:
         self.text += piece
-        return "\n" in self.text.lstrip(" \t")
+        return "\n" in self.text.lstrip(" \t\r\n")  # a model may start its text on the next line
 
 
 class FimDocstringWriter(DocstringWriter):
@@ -57,11 +57,16 @@ class FimDocstringWriter(DocstringWriter):
     def fill(self, plan: DocstringPlan, hole: Hole, fills: Mapping[str, str], abort: threading.Event) -> str:
         document, offset = plan.document_with(fills, hole)
         prompt = self.builder.build(document[:offset], document[offset:], language=plan.language)
-        stop = LineStop()
-        generation = self.backend.generate(
-            prompt.tokens, max_tokens=self.max_tokens, stop_ids=prompt.stop_ids, abort=abort, on_text=stop.feed
-        )
-        return whole_sentences(generation.text.lstrip(" \t"), generation.stop_reason)
+        for temperature in (0.0, 0.8):  # greedy first; a small model that ends the line at once gets one sampled try
+            stop = LineStop()
+            generation = self.backend.generate(
+                prompt.tokens, max_tokens=self.max_tokens, stop_ids=prompt.stop_ids, abort=abort,
+                on_text=stop.feed, temperature=temperature,
+            )
+            text = whole_sentences(generation.text.lstrip(" \t\r\n"), generation.stop_reason)
+            if clean_fill(text) or hole.key != "summary" or abort.is_set():
+                return text
+        return text
 
 
 def docstring_messages(plan: DocstringPlan) -> list[dict[str, str]]:
