@@ -70,7 +70,7 @@ def run_review(args: argparse.Namespace, settings) -> int:
     from lsp_server.backend.local import LocalBackend
     from lsp_server.cli import LANGUAGE_BY_SUFFIX
     from lsp_server.engine.gitdiff import GitDiffError, changed_lines
-    from lsp_server.features.review import LineTable, ReviewRequest, at_or_above, review, review_windows
+    from lsp_server.features.review import ReviewRequest, at_or_above, review_all
     from lsp_server.features.review_model import LocalReviewModel
     from lsp_server.features.runtime import backend_options
     from lsp_server.features.sarif import FileReview, artifact_uri
@@ -100,16 +100,13 @@ def run_review(args: argparse.Namespace, settings) -> int:
         for path in _progress(files):
             text = texts[path]
             lines = changed.get(path)
-            findings = []
-            for first, last in review_windows(LineTable(text).count, lines):
-                request = ReviewRequest(
-                    text, path=str(path), language=LANGUAGE_BY_SUFFIX.get(path.suffix.lower(), ""),
-                    first_line=first, last_line=last, changed_lines=lines, signals=args.signals,
-                )
-                result = review(request, model)
-                findings += result.findings
-                notes.update(result.notes)
-            reviews.append(FileReview(artifact_uri(path, Path.cwd()), text, findings))
+            request = ReviewRequest(
+                text, path=str(path), language=LANGUAGE_BY_SUFFIX.get(path.suffix.lower(), ""),
+                changed_lines=lines, signals=args.signals,
+            )
+            result = review_all(request, model)
+            notes.update(result.notes)
+            reviews.append(FileReview(artifact_uri(path, Path.cwd()), text, result.findings, path=str(path)))
     finally:
         backend.close()
     for note in sorted(notes):
@@ -145,12 +142,12 @@ def write_report(reviews, output_format: str, version: str) -> None:
         json.dump(sarif_log(reviews, version), sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif output_format == "json":
-        json.dump([finding.to_json(item.uri) for item in reviews for finding in item.findings], sys.stdout, indent=2)
+        json.dump([finding.to_json(item.path or item.uri) for item in reviews for finding in item.findings], sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         for item in reviews:
             for finding in item.findings:
                 line_start = item.text.rfind("\n", 0, finding.start) + 1
                 column = finding.start - line_start + 1
-                sys.stdout.write(f"{item.uri}:{finding.start_line}:{column}: {finding.severity}: {finding.message}\n")
+                sys.stdout.write(f"{item.path or item.uri}:{finding.start_line}:{column}: {finding.severity}: {finding.message}\n")
     sys.stdout.flush()

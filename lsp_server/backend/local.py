@@ -125,6 +125,7 @@ class LocalBackend:
         self.context_size = self._llama.n_ctx()
         self._scored_tokens: list[int] = []  # what token_logprobs last scored, and the scores
         self._scored_logprobs: list[float] = []
+        self._scored_best: list[float] = []
 
     # -- vocabulary ---------------------------------------------------------
 
@@ -396,6 +397,13 @@ class LocalBackend:
         is kept, and so are the scores the last call computed for it: a second review of
         an edited file evaluates only from the first changed token. None if aborted.
         """
+        scored = self.token_scores(tokens, abort=abort)
+        return None if scored is None else scored[0]
+
+    def token_scores(
+        self, tokens: Sequence[int], *, abort: threading.Event | None = None
+    ) -> tuple[list[float], list[float]] | None:
+        """(log P(token), log P(the most likely token)) at each position, as `token_logprobs`."""
         abort = abort or threading.Event()
         tokens = [int(token) for token in tokens]
         if len(tokens) > self.context_size:
@@ -403,9 +411,10 @@ class LocalBackend:
                 f"the text has {len(tokens)} tokens but the context holds {self.context_size}; review a smaller part."
             )
         if not tokens:
-            return []
+            return [], []
         llama = self._llama
         scores = [0.0] * len(tokens)
+        best = [0.0] * len(tokens)
         known = 0
         if self.options.reuse_prefix:
             known = min(
@@ -413,6 +422,7 @@ class LocalBackend:
                 common_prefix_length(llama._input_ids.tolist(), tokens),
             )
             scores[:known] = self._scored_logprobs[:known]
+            best[:known] = self._scored_best[:known]
         # Scoring token `known` needs the logits of position known - 1: evaluate from there.
         start = max(known - 1, 0)
         if start < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, start, -1):
@@ -424,7 +434,7 @@ class LocalBackend:
         step = min(self.options.batch_size, SCORING_BATCH)
         for chunk_start in range(start, len(tokens), step):
             if abort.is_set():
-                self._remember_scores(tokens[:chunk_start], scores[:chunk_start])
+                self._remember_scores(tokens[:chunk_start], scores[:chunk_start], best[:chunk_start])
                 return None
             chunk = tokens[chunk_start : chunk_start + step]
             llama._batch.set_batch(batch=chunk, n_past=chunk_start, logits_all=True)
@@ -432,13 +442,14 @@ class LocalBackend:
             llama.input_ids[chunk_start : chunk_start + len(chunk)] = chunk
             llama.n_tokens = chunk_start + len(chunk)
             logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(len(chunk), vocab_size))
-            _score_next_tokens(logits, tokens, chunk_start, scores)
-        self._remember_scores(tokens, scores)
-        return scores
+            _score_next_tokens(logits, tokens, chunk_start, scores, best)
+        self._remember_scores(tokens, scores, best)
+        return scores, best
 
-    def _remember_scores(self, tokens: list[int], scores: list[float]) -> None:
+    def _remember_scores(self, tokens: list[int], scores: list[float], best: list[float]) -> None:
         self._scored_tokens = tokens
         self._scored_logprobs = scores
+        self._scored_best = best
 
     def close(self) -> None:
         self._llama.close()
@@ -465,8 +476,11 @@ class PieceIndex:
         return self._ids[start:end]
 
 
-def _score_next_tokens(logits: np.ndarray, tokens: Sequence[int], first: int, scores: list[float]) -> None:
-    """scores[p + 1] = log P(tokens[p + 1] | tokens[:p + 1]) for each row p - first of `logits`."""
+def _score_next_tokens(
+    logits: np.ndarray, tokens: Sequence[int], first: int, scores: list[float], best: list[float]
+) -> None:
+    """For each row p - first of `logits`: scores[p + 1] = log P(tokens[p + 1] | tokens[:p + 1]),
+    best[p + 1] = the log-probability of the most likely token there."""
     for row in range(logits.shape[0]):
         position = first + row
         if position + 1 >= len(tokens):
@@ -475,6 +489,7 @@ def _score_next_tokens(logits: np.ndarray, tokens: Sequence[int], first: int, sc
         peak = float(values.max())
         log_norm = peak + float(np.log(np.exp(values - peak, dtype=np.float64).sum()))
         scores[position + 1] = float(values[tokens[position + 1]]) - log_norm
+        best[position + 1] = peak - log_norm
 
 
 def _token_to_piece(vocab: ctypes.c_void_p, token_id: int) -> bytes:

@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass
 
 SEVERITIES = ("error", "warning", "info")
-MAX_FINDINGS = 8
-MAX_MESSAGE_CHARS = 160
-MAX_SUGGESTION_CHARS = 400
+MAX_FINDINGS = 6
+MAX_MESSAGE_CHARS = 120
+MAX_SUGGESTION_CHARS = 300
 
 FINDINGS_GBNF = rf"""
 root ::= "[" ws ( finding ( "," ws finding ){{0,{MAX_FINDINGS - 1}}} )? ws "]"

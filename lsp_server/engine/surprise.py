@@ -12,6 +12,7 @@ No llama.cpp here: the caller passes `tokenize`, `piece` and `logprobs` callable
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 import threading
@@ -27,7 +28,14 @@ MIN_SPREAD = 0.25  # nats; a file of near-certain tokens must not make every wob
 class TokenSurprise:
     start: int  # character offsets into the text
     end: int
-    surprise: float  # -log P(token | everything before), nats
+    surprise: float  # the metric lines are ranked by (see METRICS), nats
+    logprob: float = 0.0  # log P(token | everything before)
+    best_logprob: float = 0.0  # log P of the model's most likely token at this position
+
+
+# "surprise": -log P(token); "gap": log P(best) - log P(token), how much more the model
+# expected another token (zero where the token is its first choice).
+METRICS = ("surprise", "gap")
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,8 @@ class SurpriseScorer:
 
     tokenize: Callable[[str], list[int]]
     piece: Callable[[int], bytes]
-    logprobs: Callable[[Sequence[int], threading.Event | None], list[float] | None]
+    # (log P(token), log P(most likely token)) per position, or None if aborted
+    scores: Callable[[Sequence[int], threading.Event | None], tuple[list[float], list[float]] | None]
     context_size: int
     prefix_tokens: tuple[int, ...] = ()  # e.g. BOS; scored but never part of a line
 
@@ -89,6 +98,7 @@ def score_tokens(
     scorer: SurpriseScorer,
     region: tuple[int, int] | None = None,
     abort: threading.Event | None = None,
+    metric: str = "surprise",
 ) -> list[TokenSurprise] | None:
     """Surprise of the tokens of `text` around `region` (character offsets); None if aborted.
 
@@ -105,16 +115,21 @@ def score_tokens(
     capacity = scorer.context_size - len(scorer.prefix_tokens)
     start, end = scoring_window(len(tokens), first, last, max(capacity, 1))
     window = [*scorer.prefix_tokens, *tokens[start:end]]
-    logprobs = scorer.logprobs(window, abort)
-    if logprobs is None:
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}.")
+    answer = scorer.scores(window, abort)
+    if answer is None:
         return None
+    logprobs, best = answer
     skip = len(scorer.prefix_tokens)
     scored = []
     for index in range(start, end):
         if index == 0 and skip == 0:
             continue  # nothing predicts the very first token
         token_start, token_end = offsets[index]
-        scored.append(TokenSurprise(token_start, token_end, -logprobs[skip + index - start]))
+        logprob, top = logprobs[skip + index - start], best[skip + index - start]
+        value = -logprob if metric == "surprise" else top - logprob
+        scored.append(TokenSurprise(token_start, token_end, value, logprob, top))
     return scored
 
 
@@ -132,8 +147,15 @@ def baseline(text: str, tokens: Sequence[TokenSurprise]) -> tuple[float, float]:
     return median, max(mad * MAD_TO_SIGMA, MIN_SPREAD)
 
 
-def line_scores(text: str, tokens: Sequence[TokenSurprise]) -> list[LineSurprise]:
-    """Each line's most surprising non-blank token, relative to the file's distribution."""
+def line_scores(
+    text: str, tokens: Sequence[TokenSurprise], skip: Sequence[tuple[int, int]] = ()
+) -> list[LineSurprise]:
+    """Each line's most surprising non-blank token, relative to the file's distribution.
+
+    Tokens starting inside a `skip` range (comments, docstrings) are left out of both.
+    """
+    if skip:
+        tokens = [token for token in tokens if not _inside(skip, token.start)]
     median, spread = baseline(text, tokens)
     line_starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
     best: dict[int, LineSurprise] = {}
@@ -148,6 +170,11 @@ def line_scores(text: str, tokens: Sequence[TokenSurprise]) -> list[LineSurprise
         if current is None or score > current.score:
             best[line] = LineSurprise(line, score, token.surprise, token.start, token.end)
     return [best[line] for line in sorted(best)]
+
+
+def _inside(ranges: Sequence[tuple[int, int]], offset: int) -> bool:
+    index = bisect.bisect_right(ranges, (offset, float("inf"))) - 1
+    return index >= 0 and ranges[index][0] <= offset < ranges[index][1]
 
 
 def _line_of(line_starts: Sequence[int], offset: int) -> int:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from lsp_server.engine.prose import prose_ranges
 from lsp_server.engine.findings import FINDINGS_GBNF, RawFinding, parse_findings
 from lsp_server.engine.surprise import LineSurprise, SurpriseScorer, line_scores, score_tokens, surprising_lines
 
@@ -71,6 +72,7 @@ class ReviewRequest:
 
 @dataclass(frozen=True)
 class ReviewOptions:
+    surprise_metric: str = "surprise"  # engine.surprise.METRICS
     surprise_threshold: float = 4.0  # robust z-score at which a line becomes a candidate
     surprise_warning: float = 6.0  # ... and at which a surprise finding is a warning
     max_surprise_findings: int = 3
@@ -155,12 +157,13 @@ def _surprising_lines(request, model, lines, first, last, options, abort) -> lis
     if scorer is None:
         return []
     region = (lines.start_of(first), lines.end_of(last))
-    tokens = score_tokens(request.text, scorer, region, abort)
+    tokens = score_tokens(request.text, scorer, region, abort, options.surprise_metric)
     if tokens is None:
         return None
     # Diff mode: candidates only on changed lines (the rest are context, not under review).
+    prose = prose_ranges(request.text, request.language or request.path)
     candidates = [
-        line for line in line_scores(request.text, tokens)
+        line for line in line_scores(request.text, tokens, prose)
         if request.changed_lines is None or line.line in request.changed_lines
     ]
     return surprising_lines(candidates, first, last, options.surprise_threshold, max(options.hint_lines, options.max_surprise_findings))
@@ -206,17 +209,48 @@ def keep_relevant(
     return sorted(kept.values(), key=lambda f: (f.start_line, f.end_line, -SEVERITY_RANK[f.severity]))
 
 
-def review_windows(line_count: int, changed_lines: frozenset[int] | None = None,
-                   window: int = 0) -> list[tuple[int, int]]:
-    """1-based (first, last) line ranges to review a file in, `window` lines each (0: one range).
+def review_windows(first: int, last: int, changed_lines: frozenset[int] | None = None,
+                   window: int = REVIEW_WINDOW_LINES) -> list[tuple[int, int]]:
+    """(first, last) line ranges of at most `window` lines covering [first, last].
 
     Reviewing a diff, only the ranges holding a changed line are kept.
     """
-    window = window or REVIEW_WINDOW_LINES
-    ranges = [(first, min(first + window - 1, line_count)) for first in range(1, line_count + 1, window)]
+    window = max(1, window)
+    ranges = [(start, min(start + window - 1, last)) for start in range(first, last + 1, window)]
     if changed_lines is not None:
         ranges = [(a, b) for a, b in ranges if any(a <= line <= b for line in changed_lines)]
     return ranges
+
+
+def review_all(
+    request: ReviewRequest, model: ReviewModel, options: ReviewOptions = ReviewOptions(),
+    abort: threading.Event | None = None,
+) -> ReviewResult:
+    """`review` over the request's lines in windows the model's context holds, results combined."""
+    last = request.last_line or LineTable(request.text).count
+    window = getattr(model, "window_lines", REVIEW_WINDOW_LINES)
+    combined = ReviewResult([])
+    for first, window_last in review_windows(max(1, request.first_line), last, request.changed_lines, window):
+        result = review(replace(request, first_line=first, last_line=window_last), model, options, abort)
+        if result.aborted:
+            return result
+        combined.findings += result.findings
+        combined.notes += [note for note in result.notes if note not in combined.notes]
+        combined.signals = tuple(dict.fromkeys(combined.signals + result.signals))
+        combined.surprise_ms += result.surprise_ms
+        combined.written_ms += result.written_ms
+    return combined
+
+
+def function_lines(text: str, offset: int, language: str) -> tuple[int, int] | None:
+    """1-based first and last line of the function (or class) around `offset`, if any."""
+    from lsp_server.engine import symbols
+
+    grammar = symbols.language_of(language)
+    symbol = symbols.symbol_at(text, offset, grammar) if grammar else None
+    if symbol is None:
+        return None
+    return symbol.start_line + 1, symbol.end_line + 1
 
 
 def at_or_above(findings: Sequence[Finding], severity: str) -> bool:

@@ -19,12 +19,12 @@ LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 RULES = {
     RULE_REVIEW: (
-        "Written review",
+        "WrittenReview",
         "A defect found by the model's written review of the code.",
         "warning",
     ),
     RULE_SURPRISE: (
-        "Unusual code",
+        "UnusualCode",
         "Code a language model found far less likely than the rest of its file; often a typo-level bug.",
         "note",
     ),
@@ -36,6 +36,7 @@ class FileReview:
     uri: str  # relative POSIX path (or file URI) as it should appear in the log
     text: str
     findings: Sequence[Finding]
+    path: str = ""  # the path as the user gave it, for text and JSON output
 
 
 def artifact_uri(path: Path, root: Path) -> str:
@@ -57,8 +58,8 @@ def sarif_log(reviews: Sequence[FileReview], version: str) -> dict:
     rules = [
         {
             "id": rule_id,
-            "name": name.replace(" ", ""),
-            "shortDescription": {"text": name},
+            "name": name,
+            "shortDescription": {"text": description.split(":")[0].split(";")[0]},
             "fullDescription": {"text": description},
             "defaultConfiguration": {"level": level},
             "helpUri": INFORMATION_URI,

@@ -47,8 +47,13 @@ class ScriptedModel:
         # Ordinary tokens: 1.0-2.0 nats, varying so the file has a spread.
         return [-self.surprising.get(self.vocab[token], 1.0 + (index % 5) * 0.25) for index, token in enumerate(tokens)]
 
+    def scores(self, tokens, abort):
+        logprobs = self.logprobs(tokens, abort)
+        # The "model's first choice" is always a 0.9-nat token: gaps follow the surprises.
+        return None if logprobs is None else (logprobs, [-0.9] * len(logprobs))
+
     def surprise_scorer(self) -> SurpriseScorer:
-        return SurpriseScorer(self.tokenize, self.piece, self.logprobs, self.context_size)
+        return SurpriseScorer(self.tokenize, self.piece, self.scores, self.context_size)
 
     def write(self, messages, grammar, max_tokens, abort: threading.Event | None):
         if not self.writes:
