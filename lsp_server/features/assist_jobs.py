@@ -13,8 +13,12 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import logging
+
 from lsp_server.features.docstring import Aborted, DocstringError, docstring_for_file
 from lsp_server.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def docstring_job(
@@ -30,12 +34,17 @@ def docstring_job(
         if engine is None:
             raise DocstringError("no model is loaded; see the earlier error message or check 'seekcode.model'.")
         writer = writer_for(engine.backend, engine.family, engine.layout, settings)
+        if fills:
+            logger.info("docstring generation for %s resumes after %d filled holes", path, len(fills))
+        else:
+            logger.info("docstring generation for %s starts (%s writer)", path, writer.name)
         try:
             file_edit, _ = docstring_for_file(
                 path, text, offset, language, writer, style=style, replace=replace,
                 abort=abort, fills=fills, on_hole=on_hole,
             )
         except Aborted:
+            logger.info("docstring generation for %s stopped after %d filled holes", path, len(fills))
             return None
         return file_edit
 
