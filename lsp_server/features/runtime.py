@@ -163,6 +163,7 @@ class Runtime:
         engine = self._engine
         if engine is None:
             return CompletionResult.empty("no-model")
+        logger.info("completion for %s started on the worker", request.uri)
         return engine.complete(request, abort)
 
     def review(self, key: str, request: ReviewRequest) -> Future[ReviewResult | None]:
