@@ -19,8 +19,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from lsp_server.backend.base import GenerationStats, StopReason
-from lsp_server.backend.local import LocalBackend
+from lsp_server.backend.base import Backend, GenerationStats, StopReason
 from lsp_server.engine.cache import CompletionCache
 from lsp_server.engine.context import ContextSelector, SourceDocument
 from lsp_server.engine.families import Family, Layout, detect_family
@@ -104,7 +103,7 @@ class CompletionEngine:
 
     def __init__(
         self,
-        backend: LocalBackend,
+        backend: Backend,
         family: Family | None = None,
         layout: Layout | None = None,
         use_cache: bool = True,
@@ -114,8 +113,9 @@ class CompletionEngine:
         self.family = family or detect_family(backend.token_id, backend.metadata)
         self.layout = layout
         self.use_cache = use_cache
-        self.token_healing = token_healing
-        if token_healing:
+        # A remote backend cannot constrain the first token; it gets the whole prompt.
+        self.token_healing = token_healing and getattr(backend, "supports_token_healing", True)
+        if self.token_healing:
             backend.piece_index()  # built now, on the loading thread, not on the first keystroke
         self.cache = CompletionCache()
         self._cache_lock = threading.Lock()

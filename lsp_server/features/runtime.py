@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lsp_server.backend.base import ModelLoadError
+from lsp_server.backend.base import Backend, BackendError, ModelLoadError
 from lsp_server.backend.local import BackendOptions, LocalBackend
 from lsp_server.engine.scheduler import Scheduler
 from lsp_server.features.completion import CompletionEngine, CompletionRequest, CompletionResult
 from lsp_server.engine.families import Layout
 from lsp_server.settings import ModelChoice, Settings, resolve_layout, resolve_model
+
+if TYPE_CHECKING:
+    from lsp_server.backend.http import HttpOptions
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +49,35 @@ class LoadOutcome:
 
 
 BackendFactory = Callable[[Path, BackendOptions], LocalBackend]
+RemoteBackendFactory = Callable[["HttpOptions"], Backend]
+
+
+def http_options(settings: Settings, environ: Mapping[str, str] | None = None) -> "HttpOptions":
+    """Where and how to reach the inference server; the key from the environment first."""
+    from lsp_server.backend.http import HttpOptions
+
+    environ = os.environ if environ is None else environ
+    api_key = environ.get(settings.backend_api_key_env, "").strip() or settings.backend_api_key
+    return HttpOptions(
+        url=settings.backend_url or "",
+        api_key=api_key or None,
+        family=settings.backend_family,
+        model=settings.backend_model,
+        context_size=settings.context_size,
+        ca_bundle=settings.backend_ca_bundle,
+        allow_insecure=settings.backend_allow_insecure,
+        read_timeout=settings.backend_timeout,
+    )
+
+
+def open_http_backend(options: "HttpOptions") -> Backend:
+    from lsp_server.backend.http import HttpBackend
+
+    return HttpBackend(options)
+
+
+def remote_choice(settings: Settings) -> ModelChoice:
+    return ModelChoice(None, "remote")
 
 
 def engine_layout(settings: Settings, choice: ModelChoice) -> Layout | None:
@@ -58,9 +92,16 @@ def backend_options(settings: Settings) -> BackendOptions:
 
 
 class Runtime:
-    def __init__(self, backend_factory: BackendFactory = LocalBackend, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        backend_factory: BackendFactory = LocalBackend,
+        environ: Mapping[str, str] | None = None,
+        remote_factory: RemoteBackendFactory = open_http_backend,
+    ) -> None:
         self.scheduler = Scheduler()
         self._backend_factory = backend_factory
+        self._remote_factory = remote_factory
+        self.last_backend_error: BackendError | None = None
         self._environ = environ
         self._engine: CompletionEngine | None = None
         self._engine_lock = threading.Lock()
@@ -71,21 +112,29 @@ class Runtime:
     @staticmethod
     def model_key(settings: Settings, choice: ModelChoice) -> tuple[object, ...]:
         """What a loaded model depends on; a settings change that alters it needs a reload."""
+        remote = (settings.backend_url, settings.backend_api_key_env, settings.backend_api_key, settings.backend_family,
+                  settings.backend_model, settings.backend_allow_insecure, settings.backend_ca_bundle,
+                  settings.backend_timeout) if settings.backend_url else None
         return (str(choice.path), settings.context_size, settings.threads, settings.batch_size,
-                resolve_layout(settings, choice))
+                resolve_layout(settings, choice), remote)
+
+    def choose(self, settings: Settings) -> ModelChoice:
+        return remote_choice(settings) if settings.backend_url else resolve_model(settings, self._environ)
 
     def needs_reload(self, settings: Settings) -> bool:
-        return self.model_key(settings, resolve_model(settings, self._environ)) != self._loaded_key
+        return self.model_key(settings, self.choose(settings)) != self._loaded_key
 
     def load(self, settings: Settings) -> Future[LoadOutcome | None]:
         """Load (or reload) the model the settings resolve to; a newer load supersedes."""
-        choice = resolve_model(settings, self._environ)
+        choice = self.choose(settings)
         self.state = ModelState.LOADING
         return self.scheduler.submit(MODEL_JOB_KEY, lambda abort: self._load(settings, choice))
 
     def _load(self, settings: Settings, choice: ModelChoice) -> LoadOutcome:
         self._unload()
         key = self.model_key(settings, choice)
+        if settings.backend_url:
+            return self._connect(settings, choice, key)
         if choice.path is None:
             error = ModelLoadError(
                 "No model is configured: set 'seekcode.model' (or SEEKCODE_MODEL) to a GGUF file, "
@@ -102,6 +151,21 @@ class Runtime:
         layout = (self._engine.layout or self._engine.family.layout).value
         description = f"family {self._engine.family.name}, layout {layout}"
         logger.info("loaded %s (%s) as %s", choice.path, choice.source, description)
+        return self._record(LoadOutcome(ModelState.READY, choice, description=description), key)
+
+    def _connect(self, settings: Settings, choice: ModelChoice, key: tuple[object, ...]) -> LoadOutcome:
+        """The remote backend: reach the server, learn its tokens, build the engine on it."""
+        try:
+            backend = self._remote_factory(http_options(settings, self._environ))
+            engine = CompletionEngine(backend, layout=engine_layout(settings, choice))
+        except (ModelLoadError, BackendError) as error:
+            failure = error if isinstance(error, ModelLoadError) else ModelLoadError(str(error), error.reason)
+            return self._record(LoadOutcome(ModelState.FAILED, choice, failure), key)
+        with self._engine_lock:
+            self._engine = engine
+        layout = (engine.layout or engine.family.layout).value
+        description = f"{getattr(backend, 'description', 'remote server')}; family {engine.family.name}, layout {layout}"
+        logger.info("connected to %s", description)
         return self._record(LoadOutcome(ModelState.READY, choice, description=description), key)
 
     def _record(self, outcome: LoadOutcome, key: tuple[object, ...]) -> LoadOutcome:
@@ -136,7 +200,15 @@ class Runtime:
         engine = self._engine
         if engine is None:
             return CompletionResult.empty("no-model")
-        return engine.complete(request, abort)
+        try:
+            result = engine.complete(request, abort)
+        except BackendError as error:  # a remote failure: no suggestion, one message, keep serving
+            logger.warning("completion failed: %s (%s)", error, error.reason)
+            self.last_backend_error = error
+            return CompletionResult.empty("backend-error")
+        if result.source == "model":
+            self.last_backend_error = None
+        return result
 
     def supersede(self, key: str) -> None:
         """Abort the running or queued completion for `key` (its answer is stale)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 MAX_OTHER_DOCUMENTS = 8
 SERVER_VERSION = "0.1.0"
 LABEL_LENGTH = 60
+RECONNECT_SECONDS = 15.0  # a remote server that was down at start is tried again this often
 
 
 class SeekcodeServer(LanguageServer):
@@ -47,6 +49,8 @@ class SeekcodeServer(LanguageServer):
         self.position_encoding = PositionEncoding.UTF16
         self._load_task: asyncio.Task[None] | None = None
         self._reported_failure: str | None = None
+        self._backend_outage = False  # a remote failure was shown; quiet until a completion works again
+        self._last_connect = 0.0
 
     # -- errors -------------------------------------------------------------
 
@@ -85,7 +89,26 @@ class SeekcodeServer(LanguageServer):
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         self._reported_failure = None
+        self._backend_outage = False
+        self._last_connect = time.monotonic()
         self._load_task = asyncio.ensure_future(self._load_model())
+
+    def maybe_reconnect(self) -> None:
+        """A remote server that could not be reached is tried again, at most every RECONNECT_SECONDS
+        (the same failure is not shown twice)."""
+        if not self.settings.backend_url or time.monotonic() - self._last_connect < RECONNECT_SECONDS:
+            return
+        if self._load_task is not None and not self._load_task.done():
+            return
+        self._last_connect = time.monotonic()
+        self._load_task = asyncio.ensure_future(self._load_model())
+
+    def report_backend_failure(self, message: str) -> None:
+        """One message per outage of the remote server; the editor keeps getting (empty) answers."""
+        if self._backend_outage:
+            return
+        self._backend_outage = True
+        self.show_message(f"seekcode: {message}", types.MessageType.Warning)
 
     async def _load_model(self) -> None:
         future = self.runtime.load(self.settings)
@@ -99,6 +122,8 @@ class SeekcodeServer(LanguageServer):
             return  # superseded by a newer load
         if outcome.state is ModelState.FAILED and outcome.error is not None:
             self.report_model_failure(str(outcome.error))
+        elif outcome.state is ModelState.READY and outcome.choice.source == "remote":
+            self.show_log(f"seekcode: connected to {outcome.description}")
         elif outcome.state is ModelState.READY:
             self.show_log(f"seekcode: loaded {outcome.choice.path} ({outcome.choice.source}; {outcome.description})")
 
@@ -158,6 +183,7 @@ class SeekcodeServer(LanguageServer):
         if not self.settings.is_enabled_for(document.language_id):
             return [], index
         if self.runtime.state is ModelState.FAILED:
+            self.maybe_reconnect()
             return [], index
         version = document.version
         result = self.runtime.cached(request)
@@ -175,6 +201,10 @@ class SeekcodeServer(LanguageServer):
             return [], index  # superseded, or the text moved on while the model ran
         if result.source == "no-model" and self.runtime.last_outcome and self.runtime.last_outcome.error:
             self.report_model_failure(str(self.runtime.last_outcome.error))
+        if result.source == "backend-error" and self.runtime.last_backend_error is not None:
+            self.report_backend_failure(str(self.runtime.last_backend_error))
+        elif result.source == "model":
+            self._backend_outage = False
         return result.suggestions, index
 
     def lsp_range(self, index: LineIndex, start: int, end: int) -> types.Range:
