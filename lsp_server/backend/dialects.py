@@ -108,6 +108,10 @@ def openai_completion_body(
         "temperature": temperature,
         "top_p": top_p,
         "stream": True,
+        # llama.cpp-based servers (llama-cpp-python, llama-server's /v1) default to a repeat
+        # penalty of 1.1, which steers a code model away from the identifiers it must repeat;
+        # 1.0 is off, as in-process. Servers that do not know the field ignore it.
+        "repeat_penalty": 1.0,
     }
     if stop:
         body["stop"] = list(stop)[:4]  # OpenAI's own limit; other servers stop at EOS anyway
