@@ -51,6 +51,8 @@ class StreamPiece:
     reused_tokens: int | None = None  # prompt tokens it kept from its cache
     prompt_ms: float | None = None
     generate_ms: float | None = None
+    generated_tokens: int | None = None  # so far (native: a token that ends half a UTF-8
+    # character is sent with the next one, and only the last one's id is in `token_ids`)
 
 
 _NATIVE_STOPS = {"eos": StopReason.END_OF_GENERATION, "word": StopReason.END_OF_GENERATION,
@@ -84,6 +86,7 @@ def native_piece(event: Mapping[str, Any]) -> StreamPiece:
         raise ValueError(f"'content' is {type(content).__name__}, not text")
     tokens = event.get("tokens")
     piece = StreamPiece(content, [int(token) for token in tokens] if isinstance(tokens, list) else None)
+    piece.generated_tokens = _int_or_none(event.get("tokens_predicted"))
     if event.get("stop"):
         piece.stop = _NATIVE_STOPS.get(str(event.get("stop_type", "eos")), StopReason.END_OF_GENERATION)
     timings = event.get("timings")

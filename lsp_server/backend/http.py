@@ -365,7 +365,7 @@ class HttpBackend:
             stats.generate_ms = (finished - first_piece_at) * 1000
         elif stats.prompt_ms == 0.0:
             stats.prompt_ms = (finished - started) * 1000
-        stats.generated_tokens = len(token_ids) or events
+        stats.generated_tokens = max(stats.generated_tokens, len(token_ids) or events)
         return Generation("".join(pieces), token_ids, reason, stats)
 
     def close(self) -> None:
@@ -382,3 +382,5 @@ def _merge_timings(stats: GenerationStats, piece: StreamPiece) -> None:
         stats.prompt_ms = piece.prompt_ms
     if piece.generate_ms is not None:
         stats.generate_ms = piece.generate_ms
+    if piece.generated_tokens is not None:
+        stats.generated_tokens = piece.generated_tokens

@@ -9,6 +9,7 @@ $SEEKCODE_LLAMA_SERVER) and are reported as skipped, with that reason, when it i
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 from pathlib import Path
@@ -76,13 +77,28 @@ def test_tokens_family_and_context_come_from_the_server(remote, local, tiny_cont
 
 
 def test_remote_completion_equals_the_in_process_one(remote, local):
+    """Same prompt tokens, same greedy picks; the text differs only where the model emits a
+    control token (llama-server leaves those out of `content`, in-process renders them)."""
     request = CompletionRequest(SOURCE, len(SOURCE), "python", settings=SETTINGS, uri="file:///w/greet.py")
-    remote_result = CompletionEngine(remote, use_cache=False).complete(request)
+    remote_engine = CompletionEngine(remote, use_cache=False)
+    local_engine = CompletionEngine(local, use_cache=False, token_healing=False)
+    prompt = remote_engine.build_prompt(request)
+    assert prompt.tokens == local_engine.build_prompt(request).tokens
+    remote_generation = remote.generate(prompt.tokens, max_tokens=24, stop_ids=prompt.stop_ids)
     local.reset()
-    local_result = CompletionEngine(local, use_cache=False, token_healing=False).complete(request)
-    assert remote_result.prompt.tokens == local_result.prompt.tokens
-    assert remote_result.raw_text == local_result.raw_text
-    assert [s.text for s in remote_result.suggestions] == [s.text for s in local_result.suggestions]
+    local_generation = local.generate(prompt.tokens, max_tokens=24, stop_ids=prompt.stop_ids)
+    assert remote_generation.stop_reason == local_generation.stop_reason
+    assert remote_generation.stats.generated_tokens == len(local_generation.token_ids)
+    # llama-server reports the id of a token that completes a UTF-8 character, not of the
+    # byte tokens before it: the remote ids are the local ones with those left out
+    remaining = iter(local_generation.token_ids)
+    assert all(any(token == other for other in remaining) for token in remote_generation.token_ids)
+    control = re.compile(r"^<[^<>\s]+>$")
+    visible = b"".join(
+        local.token_piece(token) for token in local_generation.token_ids if not control.match(local.token_text(token))
+    )
+    assert remote_generation.text == visible.decode("utf-8", "replace")
+    assert remote_engine.complete(request).source == "model"
 
 
 def test_typing_appends_to_the_prompt_the_server_keeps(remote):
