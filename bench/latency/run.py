@@ -308,7 +308,8 @@ class HttpArm(SeekcodeArm):
 
         self.owns_server = server is None
         self.server = server or LlamaServer(binary, model, settings.threads or 2, settings.context_size)
-        self.backend = HttpBackend(HttpOptions(url=self.server.url, context_size=settings.context_size))
+        # a whole first prompt on a busy shared CPU can take longer than the default 30 s
+        self.backend = HttpBackend(HttpOptions(url=self.server.url, context_size=settings.context_size, read_timeout=600))
         bundled = bundled_model_path()
         choice = ModelChoice(model, "bundled" if bundled and model.resolve() == bundled.resolve() else "setting")
         self.engine = CompletionEngine(self.backend, layout=engine_layout(settings, choice))

@@ -77,6 +77,7 @@ def native_completion_body(
         "cache_prompt": True,  # the server keeps the slot's KV cache; our layout appends
         "return_tokens": True,
         "timings_per_token": True,
+        "return_progress": True,  # events while a long prompt is evaluated: silence means trouble
     }
 
 
