@@ -94,10 +94,10 @@ class ScriptedServer:
                     body = json.loads(raw)
                 except ValueError:
                     body = None
+                mode = script.mode  # read before the request shows up in `requests` (tests wait on that)
                 script._record({"method": "POST", "path": self.path, "headers": dict(self.headers), "body": body})
                 if self._flaky():
                     return
-                mode = script.mode
                 if mode == "status":
                     return self._json(script.status, {"error": {"message": "scripted failure", "code": script.status}})
                 if mode == "slow":

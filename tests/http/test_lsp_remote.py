@@ -3,6 +3,8 @@ that server fails the editor gets empty answers and one message per outage, neve
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tests.http.scripted_server import ScriptedServer, refused_url
@@ -107,3 +109,29 @@ def test_settings_switch_between_remote_and_nested_or_flat_keys(start_server, sc
     Typist(client).complete()
     prompt = scripted.completion_requests()[-1]["body"]["prompt"]
     assert prompt.startswith("<fim_prefix><fim_suffix>")  # StarCoder's SPM layout, built by us
+
+
+def test_a_superseded_request_closes_its_stream(start_server, scripted):
+    client = start_server(["--url", scripted.url])
+    client.initialize()
+    connected(client)
+    typist = Typist(client)
+    scripted.mode = "hang"  # streams one piece, then holds the connection open
+    typist.version += 1
+    client.notify("textDocument/didChange", {
+        "textDocument": {"uri": URI, "version": typist.version}, "contentChanges": [{"text": typist.text()}],
+    })
+    hanging = client.inline_async(URI, 1, 4)
+    for _ in range(600):  # until the server is inside the hanging stream
+        if scripted.completion_requests():
+            break
+        threading.Event().wait(0.05)
+    scripted.mode = "ok"
+    assert typist.complete() == ["return x + 1"]  # the newer request supersedes the hanging one
+    assert client.result(hanging)["items"] == []
+    for _ in range(600):
+        if scripted.disconnects:
+            break
+        threading.Event().wait(0.05)
+    assert scripted.disconnects == 1  # the superseded stream was closed, not left to run
+    assert shown(client) == []  # superseding is not a failure
