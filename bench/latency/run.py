@@ -211,6 +211,9 @@ class NaiveArm(SeekcodeArm):
 class LlamaServer:
     """A llama-server process on loopback with llama.vim's --fim-qwen-*-default flags."""
 
+    # rpc: "host:port" of ggml-rpc-server workers; the model's layers are spread over them
+    rpc: tuple[str, ...] = ()
+
     def __init__(self, binary: Path, model: Path, threads: int, context_size: int, parallel: int = 1) -> None:
         self.port = _free_port()
         env = dict(os.environ)
@@ -221,7 +224,8 @@ class LlamaServer:
         self.process = subprocess.Popen(
             [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(self.port),
              "-t", str(threads), "-tb", str(threads), "-c", str(context_size * parallel), "-np", str(parallel),
-             "-b", "1024", "-ub", "1024", "--cache-reuse", "256", "--no-webui"],
+             "-b", "1024", "-ub", "1024", "--cache-reuse", "256", "--no-webui",
+             *(["--rpc", ",".join(self.rpc), "-ngl", "99"] if self.rpc else [])],
             stdout=subprocess.DEVNULL, stderr=self.log, env=env,
         )
         self._wait_ready()
@@ -252,6 +256,34 @@ class LlamaServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self.log.close()
+
+
+class RpcWorkers:
+    """`ggml-rpc-server` processes on loopback (the binary beside llama-server); while they run,
+    every LlamaServer of this run spreads its model over them (`--rpc ... -ngl 99`)."""
+
+    def __init__(self, llama_server: Path, count: int, threads: int) -> None:
+        binary = llama_server.with_name("ggml-rpc-server")
+        if not binary.is_file():
+            raise SystemExit(f"{binary} is missing; build the ggml-rpc-server target with -DGGML_RPC=ON.")
+        self.processes = []
+        endpoints = []
+        for _ in range(count):
+            port = _free_port()
+            self.processes.append(subprocess.Popen(
+                [str(binary), "-H", "127.0.0.1", "-p", str(port), "-t", str(threads)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))
+            endpoints.append(f"127.0.0.1:{port}")
+        time.sleep(1.0)  # they listen within milliseconds; llama-server fails if one is not there yet
+        LlamaServer.rpc = tuple(endpoints)
+
+    def close(self) -> None:
+        LlamaServer.rpc = ()
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(10)
 
 
 class LlamaServerArm:
@@ -489,6 +521,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default="seekcode,naive,llama-server")
     parser.add_argument("--llama-server", type=Path, default=DEFAULT_SERVER)
     parser.add_argument("--json", type=Path, default=None, help="results file (default bench/results/latency-<time>.json)")
+    parser.add_argument("--rpc-workers", type=int, default=0,
+                        help="spread llama-server's model over this many ggml-rpc-server workers on loopback")
     args = parser.parse_args(argv)
 
     if not args.model.is_file():
@@ -507,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     arms: list[Any] = []
+    workers = RpcWorkers(args.llama_server, args.rpc_workers, args.threads) if args.rpc_workers else None
     try:
         for name in names:
             if name == "seekcode":
@@ -534,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for arm in arms:
             arm.close()
+        if workers is not None:
+            workers.close()
 
     summaries = [summarize(name, records[name]) for name in names]
     print_table(summaries)
@@ -546,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         "source": str(source_path),
         "spans": spans,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "rpc_workers": args.rpc_workers,
+        "load_average_after": os.getloadavg(),
         "summaries": [asdict(summary) for summary in summaries],
     }, indent=1, ensure_ascii=False), encoding="utf-8")
     print(f"\nwrote {output}")
