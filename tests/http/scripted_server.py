@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,7 +29,10 @@ from typing import Any
 
 
 class ScriptedServer:
-    def __init__(self, model_name: str = "deepseek-coder-1.3b-base", text: str = "return x + 1\n") -> None:
+    def __init__(
+        self, model_name: str = "deepseek-coder-1.3b-base", text: str = "return x + 1\n",
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         self.model_name = model_name
         self.text = text
         self.mode = "ok"
@@ -41,12 +45,18 @@ class ScriptedServer:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:  # (certificate, key) PEM files: serve HTTPS
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        return f"{self.scheme}://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
     def close(self) -> None:
         self._httpd.shutdown()

@@ -187,3 +187,36 @@ def test_tls_is_verified_by_default():
 def test_url_in_messages_has_no_credentials():
     endpoint = Endpoint.parse("https://user:hunter2@box.example:8443/v1?token=abc")
     assert endpoint.display == "https://box.example:8443/v1"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    import shutil
+    import subprocess
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is not installed; it makes the test certificate")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+def test_tls_certificate_is_verified_and_a_ca_bundle_is_honoured(certificate):
+    server = ScriptedServer(tls=certificate)
+    try:
+        assert server.url.startswith("https://")
+        with pytest.raises(ModelLoadError) as caught:
+            connect(server.url)  # the system CAs do not know this certificate
+        assert_one_sentence_without_key(caught.value, "could not be verified", "caBundle")
+        backend = connect(server.url, ca_bundle=certificate[0])
+        assert generate(backend).text == server.text
+        assert server.completion_requests()[-1]["headers"]["Authorization"] == f"Bearer {SECRET}"
+    finally:
+        server.close()
