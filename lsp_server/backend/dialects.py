@@ -81,11 +81,34 @@ def native_completion_body(
     }
 
 
+def native_infill_body(
+    prefix: str, suffix: str, extra: Sequence[tuple[str, str]], max_tokens: int, temperature: float, top_k: int,
+    top_p: float,
+) -> dict[str, Any]:
+    return {
+        "input_prefix": prefix,
+        "input_suffix": suffix,
+        "input_extra": [{"filename": name, "text": text} for name, text in extra],
+        "prompt": "",
+        "n_predict": max_tokens,
+        "temperature": temperature,
+        "top_k": top_k,
+        "top_p": top_p,
+        "stream": True,
+        "cache_prompt": True,
+        "return_tokens": True,
+        "timings_per_token": True,
+        "return_progress": True,
+    }
+
+
 def native_piece(event: Mapping[str, Any]) -> StreamPiece:
     content = event.get("content", "")
     if not isinstance(content, str):
         raise ValueError(f"'content' is {type(content).__name__}, not text")
     tokens = event.get("tokens")
+    if "prompt_progress" in event:  # a progress event carries no generated token (its `tokens` is [0])
+        content, tokens = "", None
     piece = StreamPiece(content, [int(token) for token in tokens] if isinstance(tokens, list) else None)
     piece.generated_tokens = _int_or_none(event.get("tokens_predicted"))
     if event.get("stop"):

@@ -48,6 +48,7 @@ from lsp_server.backend.dialects import (
     family_from_model_name,
     model_ids,
     native_completion_body,
+    native_infill_body,
     native_piece,
     openai_chat_body,
     openai_completion_body,
@@ -55,7 +56,7 @@ from lsp_server.backend.dialects import (
 )
 from lsp_server.backend.text_vocab import TextVocabulary
 from lsp_server.backend.transport import Endpoint, HttpClient
-from lsp_server.engine.families import family_token_texts
+from lsp_server.engine.families import detect_family, family_token_texts
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,10 @@ class HttpBackend:
         self._metadata: dict[str, str] = {}
         self._piece_cache: dict[int, bytes] = {}
         self._tokenize_memo: OrderedDict[str, list[int]] = OrderedDict()
+        self._token_ids: dict[str, int | None] = {}
+        # llama-server serving a model whose FIM tokens seekcode does not know by spelling (it
+        # has them from the GGUF metadata, which HTTP does not expose): /infill lays out the prompt
+        self.serves_infill = False
         self.model_name: str | None = options.model
         self.family_name: str | None = None
         self.vocab: TextVocabulary | None = None
@@ -135,6 +140,16 @@ class HttpBackend:
         if isinstance(props, Mapping):
             self.model_name = self.model_name or str(props.get("model_alias") or props.get("model_path") or "") or None
             self._metadata.update(self._special_token_metadata(props))
+        if not detect_family(self.token_id, self._metadata).has_fim:
+            self.serves_infill = self._infill_works()
+
+    def _infill_works(self) -> bool:
+        try:
+            self.client.post_json("/infill", {"input_prefix": "x = ", "input_suffix": "\n", "n_predict": 1})
+        except BackendError as error:  # llama-server answers 4xx/501 for a model without FIM tokens
+            logger.info("no /infill on %s: %s", self.endpoint.display, error.reason)
+            return False
+        return True
 
     def _special_token_metadata(self, props: Mapping[str, Any]) -> dict[str, str]:
         """BOS/EOS ids and whether the model wants BOS, as the GGUF keys `detect_family` reads."""
@@ -201,6 +216,11 @@ class HttpBackend:
         """The id of a token spelled exactly `text` (special tokens too), or None."""
         if self.vocab is not None:
             return self.vocab.token_id(text)
+        if text not in self._token_ids:
+            self._token_ids[text] = self._look_up_token(text)
+        return self._token_ids[text]
+
+    def _look_up_token(self, text: str) -> int | None:
         reply = self.client.post_json(
             "/tokenize", {"content": text, "add_special": False, "parse_special": True, "with_pieces": True}, retry=True
         )
@@ -281,6 +301,25 @@ class HttpBackend:
             parse = openai_piece
         stats = GenerationStats(prompt_tokens=len(prompt), evaluated_tokens=len(prompt))
         return self._run_stream(path, body, parse, stats, max_tokens, stop_set, abort, on_text)
+
+    def infill(
+        self,
+        prefix: str,
+        suffix: str,
+        extra: Sequence[tuple[str, str]] = (),
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        top_k: int = 40,
+        top_p: float = 0.95,
+        abort: threading.Event | None = None,
+        on_text: Callable[[str], bool] | None = None,
+    ) -> Generation:
+        """llama-server's /infill: the server writes the FIM prompt; `extra` is (file name, text)
+        of other files' snippets (`input_extra`). For models whose FIM tokens only the server knows."""
+        abort = abort or threading.Event()
+        body = native_infill_body(prefix, suffix, extra, max_tokens, temperature, top_k, top_p)
+        return self._run_stream("/infill", body, native_piece, GenerationStats(), max_tokens, set(), abort, on_text)
 
     def chat(
         self,

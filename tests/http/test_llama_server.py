@@ -19,6 +19,7 @@ import pytest
 from lsp_server.backend.base import StopReason
 from lsp_server.backend.http import HttpBackend, HttpOptions
 from lsp_server.backend.local import BackendOptions, LocalBackend
+from lsp_server.engine.context import SourceDocument
 from lsp_server.features.completion import CompletionEngine, CompletionRequest
 from lsp_server.settings import Settings
 from tests.http.processes import free_port, wait_until_serving
@@ -134,3 +135,19 @@ def test_chat_on_llama_server(remote):
     generation = remote.chat([{"role": "user", "content": "Say hi."}], max_tokens=6)
     assert generation.stop_reason in (StopReason.MAX_TOKENS, StopReason.END_OF_GENERATION)
     assert isinstance(generation.text, str)
+
+
+def test_infill_lets_the_server_lay_out_fim_for_models_we_cannot(remote, local):
+    """/infill is the path for a model whose FIM tokens only the server knows; the tiny model's we
+    know by spelling, so it is not chosen on its own, and here it is chosen by hand."""
+    assert remote.serves_infill is False and remote._infill_works() is True
+    other = "def farewell(name):\n    return 'bye ' + name\n"
+    request = CompletionRequest(SOURCE, len(SOURCE), "python", settings=SETTINGS, uri="file:///w/greet.py",
+                                other_docs=(SourceDocument("file:///w/bye.py", other, "python"),))
+    remote.serves_infill = True
+    try:
+        result = CompletionEngine(remote, use_cache=False).complete(request)
+    finally:
+        remote.serves_infill = False
+    assert result.source == "model" and result.stats.generated_tokens > 0
+    assert result.stop_reason in (StopReason.MAX_TOKENS, StopReason.END_OF_GENERATION, StopReason.EARLY_STOP)
