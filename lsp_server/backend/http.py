@@ -367,11 +367,11 @@ class HttpBackend:
                         f"{path}: {error}: {str(event)[:200]}",
                     ) from None
                 _merge_timings(stats, piece)
-                if first_piece_at is None:
+                if first_piece_at is None and (piece.text or piece.token_ids):
                     first_piece_at = time.perf_counter()
                 if piece.token_ids and stop_ids.intersection(piece.token_ids):
-                    # The server streams one token per event (more only to finish a UTF-8
-                    # character), so the event holding a stop token carries nothing to keep.
+                    # llama-server sends one event per token (a token that ends half a UTF-8
+                    # character waits for the next), so a stop token's event holds nothing to keep.
                     reason = StopReason.END_OF_GENERATION
                     break
                 if piece.text or piece.token_ids:
@@ -384,7 +384,7 @@ class HttpBackend:
                 if piece.stop is not None:
                     reason = piece.stop
                     break
-                if events >= max_tokens and not token_ids or len(token_ids) >= max_tokens:
+                if max(stats.generated_tokens, len(token_ids), events) >= max_tokens:
                     reason = StopReason.MAX_TOKENS
                     break
             else:  # the stream ended without an event saying the generation is over
