@@ -100,7 +100,7 @@ def engine_layout(settings: Settings, choice: ModelChoice) -> Layout | None:
 def backend_options(settings: Settings, probe: ProbeOutcome | None = None) -> BackendOptions:
     return BackendOptions(
         context_size=settings.context_size, threads=settings.threads, batch_size=settings.batch_size,
-        extra_buffer_types=True if probe is None else probe.extra_buffer_types,
+        extra_buffer_types=True if probe is None else probe.extra_buffer_types, warm_places=settings.warm_places,
     )
 
 
@@ -133,7 +133,7 @@ class Runtime:
                   settings.backend_model, settings.backend_allow_insecure, settings.backend_ca_bundle,
                   settings.backend_timeout) if settings.backend_url else None
         return (str(choice.path), settings.context_size, settings.threads, settings.batch_size,
-                resolve_layout(settings, choice), settings.extra_buffer_types, remote)
+                resolve_layout(settings, choice), settings.extra_buffer_types, settings.warm_places, remote)
 
     def choose(self, settings: Settings) -> ModelChoice:
         return remote_choice(settings) if settings.backend_url else resolve_model(settings, self._environ)
