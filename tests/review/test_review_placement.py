@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lsp_server.features.review import LineTable, ReviewRequest, review
+from lsp_server.features.review import LineTable, ReviewOptions, ReviewRequest, review
 from tests.review.fakes import ScriptedModel
 
 PYTHON = '''import os
@@ -132,7 +132,7 @@ def test_diff_mode_drops_findings_on_unchanged_lines():
     assert "report findings on them: 7." in model.messages[0][-1]["content"]
 
 
-def test_both_signals_steer_the_written_review_and_unconfirmed_surprise_is_info():
+def test_both_signals_steer_the_written_review_and_keep_surprise_findings():
     text = PYTHON
     model = ScriptedModel(answer=written_answer(9, "        return high"), surprising={"<": 60.0})
     result = review(ReviewRequest(text, signals="both"), model)
@@ -140,8 +140,11 @@ def test_both_signals_steer_the_written_review_and_unconfirmed_surprise_is_info(
     assert "6 (`<`)" in prompt  # the surprising line is named for the written review
     by_line = {f.start_line: f for f in result.findings}
     assert by_line[9].rule == "seekcode.review" and by_line[9].severity == "error"
-    assert by_line[6].rule == "seekcode.surprise" and by_line[6].severity == "info"
+    assert by_line[6].rule == "seekcode.surprise" and by_line[6].severity == "warning"
     assert result.signals == ("surprise", "written")
+    # Demoting what the written review did not confirm is an option.
+    demoted = review(ReviewRequest(text, signals="both"), model, ReviewOptions(demote_unconfirmed=True))
+    assert {f.start_line: f.severity for f in demoted.findings}[6] == "info"
 
 
 def test_a_model_without_a_chat_template_still_gives_surprise_findings():
