@@ -435,13 +435,24 @@ def remove_tests(code: str, plan: TestsPlan, names: list[str]) -> str:
     data = code.encode("utf-8")
     cuts: list[tuple[int, int]] = []
     stack = [tree.root_node]
+    def dropped(node) -> bool:
+        target = node.child_by_field_name("definition") if node.type == "decorated_definition" else node
+        if target is None or target.type != "function_definition":
+            return False
+        name = target.child_by_field_name("name")
+        return name is not None and data[name.start_byte : name.end_byte].decode() in names
+
     while stack:
         node = stack.pop()
+        if dropped(node):
+            cuts.append((node.start_byte, node.end_byte))
+            continue
         target = node.child_by_field_name("definition") if node.type == "decorated_definition" else node
-        if target is not None and target.type == "function_definition":
-            name = target.child_by_field_name("name")
-            if name is not None and data[name.start_byte : name.end_byte].decode() in names:
-                cuts.append((node.start_byte, node.end_byte))
+        if target is not None and target.type == "class_definition":
+            body = target.child_by_field_name("body")
+            members = [child for child in (body.named_children if body else []) if child.type != "comment"]
+            if members and all(dropped(member) for member in members):
+                cuts.append((node.start_byte, node.end_byte))  # a TestCase left empty goes too
                 continue
         if node.type in ("module", "class_definition", "block", "decorated_definition"):
             stack.extend(node.named_children)

@@ -163,3 +163,19 @@ def test_unsupported_language_is_a_clear_error(tmp_path):
     with pytest.raises(TestsError, match="not 'lua'"):
         plan_for(root, "a.lua", "return")
     assert detect_framework(root / "x.py", "python", root) == "pytest"
+
+
+def test_dropping_every_test_of_a_testcase_drops_the_class(tmp_path):
+    from lsp_server.features.tests import remove_tests
+
+    root = project(tmp_path, {"setup.py": "", "m.py": PY_SOURCE})
+    plan = plan_for(root, "m.py", "return", framework="unittest")
+    code = (
+        "class TestA(unittest.TestCase):\n    def test_one(self):\n        pass\n\n    def test_two(self):\n        pass\n\n\n"
+        "class TestB(unittest.TestCase):\n    def test_three(self):\n        pass\n\n    def test_four(self):\n        pass\n"
+    )
+    kept = remove_tests(code, plan, ["test_one", "test_two", "test_three"])
+    assert "TestA" not in kept and "def test_four" in kept and "test_three" not in kept
+    import ast
+
+    ast.parse(kept)
