@@ -69,10 +69,16 @@ def module_source(case: StdlibFunction) -> str | None:
     return None if re.search(r"^\s*from \.", source, re.M) else source
 
 
+def find_function(tree: ast.AST, name: str) -> ast.FunctionDef:
+    """The module's function `name`: top level first, else the first one (e.g. under an `if`)."""
+    candidates = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == name]
+    return min(candidates, key=lambda node: node.col_offset)
+
+
 def mutants(source: str, name: str, limit: int) -> list[str]:
     """Up to `limit` one-edit mutants of function `name` in `source` (first sites in order)."""
     tree = ast.parse(source)
-    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name)
+    function = find_function(tree, name)
     lines = source.splitlines(keepends=True)
     sites: list[tuple[int, int, int, str]] = []  # (line, start col, end col, replacement)
     for node in ast.walk(function):
@@ -168,7 +174,9 @@ def run_case(backend, writer, case: StdlibFunction, mutant_limit: int, timeout: 
     rows: dict[str, dict] = {}
     try:
         path = root / "subject.py"
-        offset = source.index(f"def {case.name}(") + 4
+        function = find_function(ast.parse(source), case.name)
+        offset = sum(len(line) for line in source.splitlines(keepends=True)[: function.lineno - 1])
+        offset += source.splitlines()[function.lineno - 1].index("def ") + 4  # on the name
         plan = plan_tests(path, source, offset, "python", root, "pytest")
         started = time.perf_counter()
         try:
@@ -240,7 +248,11 @@ def main(argv: list[str] | None = None) -> int:
         for case in tqdm(stdlib_functions(args.limit * 4, per_module=8), desc=f"tests {label}", file=sys.stderr):
             if len(labels) >= args.limit:
                 break
-            rows = run_case(backend, writer, case, args.mutants, args.timeout)
+            try:
+                rows = run_case(backend, writer, case, args.mutants, args.timeout)
+            except Exception as error:  # a case the harness cannot set up is skipped, and said so
+                print(f"skipped {case.label}: {type(error).__name__}: {error}", file=sys.stderr)
+                continue
             if rows is None:
                 continue
             labels.append(case.label)
