@@ -5,6 +5,7 @@ the parse check with one retry, and keeping only tests that pass three runs in a
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -179,3 +180,18 @@ def test_dropping_every_test_of_a_testcase_drops_the_class(tmp_path):
     import ast
 
     ast.parse(kept)
+
+
+@pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
+def test_rust_run_keeps_only_passing_tests_and_leaves_the_source_alone(tmp_path):
+    source = "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n"
+    root = project(tmp_path, {"Cargo.toml": "[package]\nname = \"adder\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+                              "src/lib.rs": source})
+    plan = plan_for(root, "src/lib.rs", "a + b")
+    code = ("#[test]\nfn adds() {\n    assert_eq!(add(1, 2), 3);\n}\n\n"
+            "#[test]\nfn wrong() {\n    assert_eq!(add(1, 2), 4);\n}\n")
+    kept = run_and_filter(plan, generate_tests(plan, Script(code)), timeout=300)
+    assert kept.kept == 1 and kept.dropped == 1
+    assert "fn adds()" in kept.file_edit.new_text() and "fn wrong()" not in kept.file_edit.new_text()
+    assert not has_syntax_errors(kept.file_edit.new_text(), "rust")
+    assert (root / "src/lib.rs").read_text(encoding="utf-8") == source and not (root / "target").exists()
