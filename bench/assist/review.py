@@ -48,7 +48,10 @@ def baseline_lines(backend: LocalBackend, code: str, max_tokens: int = 384) -> l
         prompt = chat.chat_prompt(backend, messages)
     except chat.ChatTemplateError:
         prompt = backend.tokenize(messages[0]["content"] + "\n\nBugs as JSON:\n")
-    answer = backend.generate(prompt, max_tokens=max_tokens, temperature=0.0).text
+    room = backend.context_size - len(prompt)
+    if room < 48:
+        return []  # the function does not fit the model's context with an answer: nothing reported
+    answer = backend.generate(prompt, max_tokens=min(max_tokens, room), temperature=0.0).text
     found = []
     for match in re.finditer(r"\{[^{}]*\}", answer):
         try:
