@@ -11,6 +11,7 @@ progress (or the request) stops it.
 from __future__ import annotations
 
 import asyncio
+import os
 import logging
 import uuid
 from pathlib import Path
@@ -200,7 +201,7 @@ async def tests_workspace_edit(ls, argument: dict[str, Any]) -> tuple[dict[str, 
         inside_root(plan.test_path, root)
     except (TestsError, EditError) as error:
         raise AssistError(str(error)) from None
-    test_uri = plan.test_path.resolve().as_uri()
+    test_uri = Path(os.path.abspath(plan.test_path)).as_uri()  # as workspace_edit spells it
     open_test = ls.documents.get(test_uri) if plan.test_path.resolve() != path.resolve() else None
     if open_test is not None:  # append to what the editor shows, unsaved changes included
         plan.existing = open_test.text
