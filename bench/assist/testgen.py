@@ -258,22 +258,28 @@ def main(argv: list[str] | None = None) -> int:
             labels.append(case.label)
             for arm in ARMS:
                 results[arm].append({"case": case.label, **rows[arm]})
+            write_results(args, label, writer.name, labels, results)  # after every case: a long run can be stopped
     finally:
         backend.close()
-    summary = {arm: summarize(rows) for arm, rows in results.items() if rows}
+    summary = write_results(args, label, writer.name, labels, results)
     print(f"tests, {label}, {len(labels)} stdlib functions, up to {args.mutants} mutants each ({writer.name} writer)")
     print(f"{'arm':13} {'written':>8} {'cases w/ tests':>15} {'passing':>8} {'mutation':>9} {'median s':>9}")
     for arm, figures in summary.items():
         print(f"{arm:13} {figures['tests_written']:>8} {figures['cases_with_tests']:>15.0%} "
               f"{figures['passing_share']:>8.0%} {figures['mutation_score']:>9.0%} {figures['median_seconds']:>9.1f}")
+    return 0
+
+
+def write_results(args, label: str, writer_name: str, labels: list[str], results: dict[str, list[dict]]) -> dict:
+    summary = {arm: summarize(rows) for arm, rows in results.items() if rows}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"tests-{label}.json").write_text(
-        json.dumps({"model": str(args.model), "label": label, "writer": writer.name, "cases": labels,
+        json.dumps({"model": str(args.model), "label": label, "writer": writer_name, "cases": labels,
                     "summary": summary, "rows": results}, indent=1),
         encoding="utf-8",
     )
-    return 0
+    return summary
 
 
 if __name__ == "__main__":
