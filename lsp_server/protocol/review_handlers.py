@@ -140,7 +140,9 @@ class ReviewController:
     # -- triggers and edits --------------------------------------------------
 
     def saved(self, uri: str) -> None:
-        if self.server.settings.review_trigger != "onSave" or self.server.documents.get(uri) is None:
+        document = self.server.documents.get(uri)
+        settings = self.server.settings
+        if settings.review_trigger != "onSave" or document is None or not settings.is_enabled_for(document.language_id):
             return
         task = asyncio.ensure_future(self.review({"uri": uri, "scope": "file"}, trigger="save"))
         task.add_done_callback(_log_failure)
