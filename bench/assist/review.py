@@ -31,7 +31,7 @@ from lsp_server.backend.local import BackendOptions, LocalBackend  # noqa: E402
 from lsp_server.features.review import SEVERITY_RANK, ReviewRequest, review  # noqa: E402
 from lsp_server.features.review_model import LocalReviewModel  # noqa: E402
 
-ARMS = ("surprise", "written", "both", "baseline")
+ARMS = ("surprise", "baseline", "written", "both")
 BASELINE_PROMPT = (
     "Find the bugs in this Python function. Answer with a JSON list; each bug is "
     '{{"line": <line number, counting the first line as 1>, "message": <what is wrong>}}. '
@@ -112,16 +112,18 @@ def main(argv=None) -> int:
     backend = LocalBackend(args.model, BackendOptions(context_size=4096, threads=args.threads))
     model = LocalReviewModel(backend)
     label = args.label or Path(args.model).stem
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"review-{label}.json"
     results = []
     try:
         for arm in arms:
             results.append(run_arm(arm, backend, model, items))
+            # Saved after every arm: a long run that is stopped keeps what it measured.
+            path.write_text(json.dumps({"model": str(args.model), "label": label, "threads": args.threads,
+                                        "arms": results}, indent=1), encoding="utf-8")
     finally:
         backend.close()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"review-{label}.json"
-    path.write_text(json.dumps({"model": str(args.model), "label": label, "arms": results}, indent=1), encoding="utf-8")
     print(f"\nreview benchmark, {label}, {len(items)} functions (clean + one mutant each)")
     print("| arm | recall (warning+, line ±1) | false alarms (clean) | median s / review |")
     print("|---|---|---|---|")
