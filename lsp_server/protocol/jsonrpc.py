@@ -4,14 +4,19 @@ pygls logs and drops messages it cannot parse or whose params do not match the L
 types, which leaves the client waiting forever. This protocol subclass answers them:
 unparsable JSON -> ParseError (id null), a request whose params do not fit ->
 InvalidParams, a message that is not JSON-RPC 2.0 -> InvalidRequest, a request after
-`shutdown` -> InvalidRequest. Documents are kept in our own `DocumentStore` (one
+`shutdown` -> InvalidRequest. When the client goes away without reading its replies
+(stdin EOF, Neovim's `:qa!` not waiting for the shutdown reply), writes are dropped with
+one log line instead of BrokenPipeError tracebacks. Documents are kept in our own `DocumentStore` (one
 source of truth, converted through `positions`), not in pygls' workspace.
 """
 
 from __future__ import annotations
 
+import errno
+import inspect
 import json
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +44,56 @@ class _UnreadableRequest:
     jsonrpc: str = "2.0"
 
 
+class ClientWriter:
+    """pygls' writer, quiet once the client has stopped reading.
+
+    An editor that exits without waiting for replies closes the pipe; every later write
+    would raise BrokenPipeError, which pygls logs as a traceback per message. The first
+    failure is logged in one line; the stream is pointed at /dev/null so the buffered
+    bytes pygls still holds cannot fail again at close or at interpreter exit.
+    """
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+        self.client_gone = False
+
+    def write(self, data: bytes) -> Any:
+        if self.client_gone:
+            return None
+        try:
+            result = self._writer.write(data)
+        except (OSError, ValueError) as error:  # EPIPE/ECONNRESET; ValueError: closed file
+            self._lose_client(error)
+            return None
+        return result if inspect.isawaitable(result) else None
+
+    def close(self) -> Any:
+        try:
+            return self._writer.close()
+        except (OSError, ValueError) as error:
+            self._lose_client(error)
+            return None
+
+    def _lose_client(self, error: BaseException) -> None:
+        if not self.client_gone:
+            self.client_gone = True
+            reason = errno.errorcode.get(getattr(error, "errno", None) or 0, "closed stream")
+            logger.info("the client closed the connection (%s); messages to it are dropped", reason)
+        stream = getattr(self._writer, "_stdout", None)  # pygls' StdoutWriter keeps the stream here
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, stream.fileno())
+            finally:
+                os.close(devnull)
+        except (AttributeError, OSError, ValueError):
+            pass
+
+
 class SeekcodeProtocol(LanguageServerProtocol):
+    def set_writer(self, writer: Any, include_headers: bool = True) -> None:
+        super().set_writer(ClientWriter(writer), include_headers)
+
     def structure_message(self, data: dict[str, Any]):
         try:
             return super().structure_message(data)
