@@ -95,13 +95,20 @@ class SeekcodeProtocol(LanguageServerProtocol):
         super().set_writer(ClientWriter(writer), include_headers)
 
     def structure_message(self, data: dict[str, Any]):
+        if "jsonrpc" in data and data["jsonrpc"] != self.VERSION:
+            return data  # not JSON-RPC 2.0 (`"jsonrpc": 2`, `""`): answered InvalidRequest below, not InvalidParams
         try:
-            return super().structure_message(data)
+            structured = super().structure_message(data)
         except JsonRpcException as error:
             if isinstance(data, dict) and "id" in data and "method" in data:
                 message = f"Invalid params for {data.get('method')}: the request does not match the LSP schema."
                 return _UnreadableRequest(data["id"], str(data["method"]), JsonRpcInvalidParams(message))
             raise error
+        if _is_request(data) and not hasattr(structured, "id"):
+            # A notification method sent with an id: pygls would run it and never answer.
+            message = f"Invalid request: {data['method']} is a notification; send it without an id."
+            return _UnreadableRequest(data["id"], str(data["method"]), JsonRpcInvalidRequest(message))
+        return structured
 
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _UnreadableRequest):
@@ -165,5 +172,13 @@ class SeekcodeProtocol(LanguageServerProtocol):
         yield from ()
 
 
+def _is_request(data: Any) -> bool:
+    """A JSON-RPC 2.0 message with a method and a non-null id."""
+    return (isinstance(data, dict) and data.get("jsonrpc") == SeekcodeProtocol.VERSION
+            and data.get("id") is not None and isinstance(data.get("method"), str))
+
+
 def is_json_decode_error(error: BaseException) -> bool:
-    return isinstance(error, json.JSONDecodeError) or isinstance(error.__cause__, json.JSONDecodeError)
+    """Unparsable JSON, or a body that is not UTF-8 (json.loads decodes bytes first)."""
+    unparsable = (json.JSONDecodeError, UnicodeDecodeError)
+    return isinstance(error, unparsable) or isinstance(error.__cause__, unparsable)
