@@ -19,6 +19,7 @@ from pygls.lsp.server import LanguageServer
 from lsp_server.engine.context import SourceDocument
 from lsp_server.features.completion import CompletionRequest, CompletionResult, CompletionSuggestion
 from lsp_server.features.runtime import LoadOutcome, ModelState, Runtime
+from lsp_server.protocol.debug import debug_requests_enabled, register_debug_requests
 from lsp_server.protocol.documents import Document, DocumentStore
 from lsp_server.protocol.jsonrpc import SeekcodeProtocol, is_json_decode_error
 from lsp_server.protocol.positions import LineIndex, Position, PositionEncoding, PositionError, negotiate_encoding
@@ -276,6 +277,8 @@ def build_server(base_settings: Settings, runtime: Runtime | None = None) -> See
     def shutdown(ls: SeekcodeServer, params: Any) -> None:
         ls.runtime.close()
 
+    if debug_requests_enabled():
+        register_debug_requests(server)  # SEEKCODE_DEBUG_REQUESTS=1: test-only, read-only requests
     return server
 
 
