@@ -165,11 +165,11 @@ def _reference_logits(src_dir: Path, token_lists: list[list[int]]) -> list[np.nd
 
 
 def _open_llama(gguf_path: Path, n_ctx: int, threads: int | None, vocab_only: bool = False):  # type: ignore[no-untyped-def]
-    import llama_cpp
+    from lsp_server.backend.probe import guarded_llama
 
     try:
-        return llama_cpp.Llama(model_path=str(gguf_path), n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, logits_all=True,
-                               vocab_only=vocab_only, n_threads=threads, verbose=False)
+        return guarded_llama(gguf_path, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, logits_all=True,
+                             vocab_only=vocab_only, n_threads=threads, verbose=False)
     except ValueError as err:
         raise ConvertError(f"llama.cpp cannot load {gguf_path} ({err}).") from None
 

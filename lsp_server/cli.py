@@ -2,6 +2,10 @@
 
     seekcode-lsp [--model M] [--ctx-size N] [--threads N] ...      serve on stdin/stdout
     seekcode-lsp complete FILE:LINE:COLUMN [--model M] ...          print a suggestion
+    seekcode-lsp doctor [--model M]                                 check this machine, for bug reports
+    seekcode-lsp docstring FILE:LINE:COLUMN [--style S] [--replace] [--apply]   add a docstring (diff)
+    seekcode-lsp tests FILE:LINE:COLUMN [--framework F] [--run] [--apply]         write unit tests (diff)
+    seekcode-lsp review PATH... [--diff REV] [--format text|json|sarif] [--fail-on LEVEL]
 
 LINE and COLUMN are 1-based, as editors and compilers print them; COLUMN counts
 characters (code points). Errors are one sentence on stderr; `--verbose` adds the log.
@@ -16,7 +20,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lsp_server.settings import FIM_LAYOUTS, Settings, SettingsError
+from lsp_server.cli_review import add_review_parser, run_review
+from lsp_server.settings import EXTRA_BUFFER_TYPES, FIM_LAYOUTS, Settings, SettingsError
 
 logger = logging.getLogger("lsp_server")
 
@@ -50,6 +55,9 @@ def _settings_flags() -> argparse.ArgumentParser:
     group.add_argument("--context-tokens", type=int, dest="context_tokens", help="prompt budget for other files")
     group.add_argument("--fim-layout", dest="fim_layout", choices=FIM_LAYOUTS,
                        help="FIM prompt layout (default auto: the model family's; spm-tail for the bundled model)")
+    group.add_argument("--extra-buffer-types", dest="extra_buffer_types", choices=EXTRA_BUFFER_TYPES,
+                       help="llama.cpp's extra buffer types (repacked weights, AMX): auto probes this machine "
+                            "once in a child process; on/off force either path (default auto)")
     group.add_argument("--verbose", action="store_true", help="log to stderr")
     return flags
 
@@ -68,12 +76,26 @@ def build_parser() -> argparse.ArgumentParser:
         "complete", parents=[flags], help="print the suggestion at FILE:LINE:COLUMN (1-based) on stdout"
     )
     complete.add_argument("location", metavar="FILE:LINE:COLUMN")
+    commands.add_parser(
+        "doctor", parents=[flags],
+        help="print versions, llama.cpp's CPU features, the probe, the model and a timed completion; "
+             "exit 1 when something is broken",
+    )
+    add_review_parser(commands, flags)
+    from lsp_server import cli_assist
+
+    cli_assist.add_docstring_arguments(commands.add_parser(
+        "docstring", parents=[flags], help="add a docstring to the symbol at FILE:LINE:COLUMN (prints a diff)"
+    ))
+    cli_assist.add_tests_arguments(commands.add_parser(
+        "tests", parents=[flags], help="write unit tests for the symbol at FILE:LINE:COLUMN (prints a diff)"
+    ))
     return parser
 
 
 _SETTING_FLAGS = (
     "model", "context_size", "threads", "batch_size", "max_tokens", "temperature",
-    "prefix_tokens", "suffix_tokens", "context_tokens", "fim_layout",
+    "prefix_tokens", "suffix_tokens", "context_tokens", "fim_layout", "extra_buffer_types",
 )
 
 
@@ -108,7 +130,7 @@ def cursor_offset(text: str, line: int, column: int) -> int:
 def run_complete(args: argparse.Namespace, settings: Settings) -> int:
     from lsp_server.backend.base import ModelLoadError
     from lsp_server.features.completion import CompletionEngine, CompletionRequest
-    from lsp_server.features.runtime import backend_options, engine_layout
+    from lsp_server.features.runtime import backend_options, engine_layout, probe_machine
     from lsp_server.backend.local import LocalBackend
     from lsp_server.settings import resolve_model
 
@@ -123,8 +145,11 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
     choice = resolve_model(settings)
     if choice.path is None:
         raise CliError("no model is configured; pass --model FILE.gguf or set SEEKCODE_MODEL.")
+    probe = probe_machine(settings, choice)
+    if probe.notice:
+        print(f"seekcode-lsp: {probe.notice}", file=sys.stderr)
     try:
-        backend = LocalBackend(choice.path, backend_options(settings))
+        backend = LocalBackend(choice.path, backend_options(settings, probe))
     except ModelLoadError as error:
         logger.info("model load failed: %s", error.reason)
         print(f"seekcode-lsp: {error}", file=sys.stderr)
@@ -196,6 +221,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_args(args)
         if args.command == "complete":
             return run_complete(args, settings)
+        if args.command == "doctor":
+            from lsp_server.doctor import run_doctor
+
+            return run_doctor(settings)
+        if args.command in ("docstring", "tests"):
+            from lsp_server import cli_assist
+
+            run = cli_assist.run_docstring if args.command == "docstring" else cli_assist.run_tests
+            return run(args, settings)
+        if args.command == "review":
+            return run_review(args, settings)
         return run_server(args, settings)
     except (CliError, SettingsError) as error:
         print(f"seekcode-lsp: {error}", file=sys.stderr)

@@ -6,7 +6,7 @@ already in the KV cache, keeps the longest common prefix, removes the rest with
 `llama_memory_seq_rm` (through `Llama.eval`, which trims from `n_tokens`) and evaluates
 only the new tail; `GenerationStats.evaluated_tokens` says how many that were.
 
-Prompt evaluation runs in chunks of `batch_size` tokens and generation one token at a
+Prompt evaluation runs in chunks sized to take about 0.1 s (at most `batch_size`) and generation one token at a
 time, checking the abort event in between, so a superseded request stops within one
 chunk. Whatever was evaluated before an abort stays in the cache and is reused next time.
 """
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from lsp_server.backend.gguf_header import GgufHeaderError, read_metadata
+from lsp_server.backend.probe import extra_buffer_types
 from lsp_server.backend.base import (
     Generation,
     common_prefix_length,
@@ -40,6 +41,7 @@ from lsp_server.backend.base import (
 logger = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
+SCORING_BATCH = 64  # tokens per forward pass when every position's logits are read
 
 # llama.cpp's CPU backend synchronises its threads with OpenMP barriers. OpenMP's default
 # is to spin while waiting; when other processes compete for the cores (an editor, a
@@ -48,6 +50,11 @@ GGUF_MAGIC = b"GGUF"
 # spinning). Sleeping waiters cost a little at idle and save everything under load.
 # The variable is read when libgomp loads, i.e. at the first `import llama_cpp`.
 OPENMP_WAIT_POLICY = ("OMP_WAIT_POLICY", "PASSIVE")
+
+# Prompt evaluation checks for an abort about this often (bench/prompt_chunks.py: on the 0.5B
+# model, chunks of 16-64 tokens cost no more than whole 256-token batches on this CPU).
+ABORT_CHECK_SECONDS = 0.1
+MIN_EVAL_CHUNK = 16
 
 
 def import_llama_cpp():
@@ -65,6 +72,7 @@ class BackendOptions:
     batch_size: int = 256
     reuse_prefix: bool = True  # False gives the naive engine: full prompt evaluation per call
     seed: int = 0
+    extra_buffer_types: bool = True  # False on machines where llama.cpp's repacking kernels crash (probe.py)
 
 
 def check_gguf_file(path: Path) -> None:
@@ -119,8 +127,13 @@ class LocalBackend:
         self._piece_cache: dict[int, bytes] = {}
         self._piece_index: PieceIndex | None = None
         self._healing_cache: dict[tuple[bytes, frozenset[int]], np.ndarray] = {}
+        self._grammar_cache: dict[str, object] = {}
         self._rng = np.random.default_rng(options.seed)
+        self._seconds_per_token: float | None = None  # prompt evaluation speed, measured
         self.context_size = self._llama.n_ctx()
+        self._scored_tokens: list[int] = []  # what token_logprobs last scored, and the scores
+        self._scored_logprobs: list[float] = []
+        self._scored_best: list[float] = []
 
     # -- vocabulary ---------------------------------------------------------
 
@@ -132,15 +145,27 @@ class LocalBackend:
     def metadata(self) -> dict[str, str]:
         return dict(self._llama.metadata)
 
-    def tokenize(self, text: str) -> list[int]:
-        """Tokens of plain text; special-token spellings in the text stay plain text.
+    def tokenize(self, text: str, special: bool = False) -> list[int]:
+        """Tokens of plain text; special-token spellings in the text stay plain text
+        unless `special` (a rendered chat template, whose markers must be tokens).
 
         Unpaired surrogates (JSON lets an editor send "\\ud800") cannot be UTF-8; they
         become "?" rather than an error.
         """
         if not text:
             return []
-        return self._llama.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=False)
+        return self._llama.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=special)
+
+    @property
+    def chat_template(self) -> str | None:
+        """The GGUF's Jinja chat template (`tokenizer.chat_template`), None for base models."""
+        template = self._llama.metadata.get("tokenizer.chat_template")
+        return template or None
+
+    def special_text(self, which: str) -> str:
+        """The spelling of the "bos" or "eos" token, for chat templates ("" if none)."""
+        token = self._llama.token_bos() if which == "bos" else self._llama.token_eos()
+        return self.token_text(token) if token is not None and token >= 0 else ""
 
     def token_text(self, token_id: int) -> str:
         """The vocabulary entry of a token as stored in the GGUF (special tokens included)."""
@@ -191,13 +216,33 @@ class LocalBackend:
         return common
 
     def _evaluate(self, tokens: Sequence[int], abort: threading.Event) -> bool:
-        """Evaluate `tokens` after the cache in batches; False if aborted in between."""
-        batch_size = self.options.batch_size
-        for start in range(0, len(tokens), batch_size):
+        """Evaluate `tokens` after the cache in chunks, checking `abort` between them; False if aborted.
+
+        Chunks are sized from the measured speed so that each takes about ABORT_CHECK_SECONDS:
+        a superseded request frees the model within about that long even in the middle of a
+        long prompt, while fast models keep whole batches.
+        """
+        start = 0
+        while start < len(tokens):
             if abort.is_set():
                 return False
-            self._llama.eval(tokens[start : start + batch_size])
+            chunk = tokens[start : start + self._eval_chunk_tokens()]
+            started = time.perf_counter()
+            self._llama.eval(chunk)
+            self._record_eval_speed(len(chunk), time.perf_counter() - started)
+            start += len(chunk)
         return True
+
+    def _eval_chunk_tokens(self) -> int:
+        if self._seconds_per_token is None:
+            return min(self.options.batch_size, MIN_EVAL_CHUNK)  # measure first, on a small chunk
+        fitting = int(ABORT_CHECK_SECONDS / max(self._seconds_per_token, 1e-6))
+        return max(MIN_EVAL_CHUNK, min(self.options.batch_size, fitting))
+
+    def _record_eval_speed(self, tokens: int, seconds: float) -> None:
+        measured = seconds / tokens
+        previous = self._seconds_per_token
+        self._seconds_per_token = measured if previous is None else 0.7 * previous + 0.3 * measured
 
     # -- generation ---------------------------------------------------------
 
@@ -213,6 +258,7 @@ class LocalBackend:
         abort: threading.Event | None = None,
         on_text: Callable[[str], bool] | None = None,
         heal_text: str = "",
+        grammar: str | None = None,
     ) -> Generation:
         """Continue `prompt_tokens`, streaming decoded text to `on_text`.
 
@@ -226,8 +272,14 @@ class LocalBackend:
         so the model may choose a token that merges it with what follows (" " + "ie" as
         " ie") instead of continuing after an unnatural token boundary. The healed text
         is not part of the result.
+
+        `grammar` (GBNF text, llama.cpp's grammar format) constrains every sampled token;
+        an end-of-generation token is only possible where the grammar is complete. Token
+        healing is not combined with a grammar. A grammar that does not parse raises
+        ValueError before anything is evaluated.
         """
         abort = abort or threading.Event()
+        compiled = self._grammar(grammar) if grammar is not None else None
         prompt = [int(token) for token in prompt_tokens]
         if not prompt:
             raise ValueError("the prompt is empty; a completion prompt needs at least one token.")
@@ -250,7 +302,8 @@ class LocalBackend:
 
         started = time.perf_counter()
         generation = self._sample_loop(
-            max_tokens, set(stop_ids), temperature, top_k, top_p, abort, on_text, heal_text.encode("utf-8")
+            max_tokens, set(stop_ids), temperature, top_k, top_p, abort, on_text,
+            b"" if compiled is not None else heal_text.encode("utf-8"), compiled,
         )
         stats.generate_ms = (time.perf_counter() - started) * 1000
         stats.generated_tokens = len(generation.token_ids)
@@ -267,9 +320,10 @@ class LocalBackend:
         abort: threading.Event,
         on_text: Callable[[str], bool] | None,
         heal: bytes = b"",
+        grammar=None,
     ) -> Generation:
         llama = self._llama
-        sampler = llama._init_sampler(temp=temperature, top_k=top_k, top_p=top_p, min_p=0.0)
+        sampler = llama._init_sampler(temp=temperature, top_k=top_k, top_p=top_p, min_p=0.0, grammar=grammar)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pieces: list[str] = []
         token_ids: list[int] = []
@@ -299,6 +353,22 @@ class LocalBackend:
                 llama.eval([token])
         finally:
             sampler.close()
+
+    def _grammar(self, text: str):
+        """A checked `LlamaGrammar` for GBNF `text` (llama.cpp would crash on a bad one)."""
+        compiled = self._grammar_cache.get(text)
+        if compiled is not None:
+            return compiled
+        llama_cpp = import_llama_cpp()
+        probe = llama_cpp.llama_sampler_init_grammar(self._vocab, text.encode("utf-8"), b"root")
+        if not probe:
+            raise ValueError("the grammar does not parse (see llama.cpp's GBNF format); nothing was generated.")
+        llama_cpp.llama_sampler_free(probe)
+        compiled = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+        if len(self._grammar_cache) >= 32:
+            self._grammar_cache.pop(next(iter(self._grammar_cache)))
+        self._grammar_cache[text] = compiled
+        return compiled
 
     # -- token healing --------------------------------------------------------
 
@@ -344,6 +414,71 @@ class LocalBackend:
             self._piece_index = PieceIndex([self.token_piece(token_id) for token_id in range(self.vocab_size)])
         return self._piece_index
 
+    # -- token log-probabilities (review's surprise signal) ------------------
+
+    def token_logprobs(
+        self, tokens: Sequence[int], *, abort: threading.Event | None = None
+    ) -> list[float] | None:
+        """Each token's log-probability given the tokens before it, from one forward pass.
+
+        Entry 0 is 0.0 (nothing predicts the first token). The KV cache's common prefix
+        is kept, and so are the scores the last call computed for it: a second review of
+        an edited file evaluates only from the first changed token. None if aborted.
+        """
+        scored = self.token_scores(tokens, abort=abort)
+        return None if scored is None else scored[0]
+
+    def token_scores(
+        self, tokens: Sequence[int], *, abort: threading.Event | None = None
+    ) -> tuple[list[float], list[float]] | None:
+        """(log P(token), log P(the most likely token)) at each position, as `token_logprobs`."""
+        abort = abort or threading.Event()
+        tokens = [int(token) for token in tokens]
+        if len(tokens) > self.context_size:
+            raise PromptTooLongError(
+                f"the text has {len(tokens)} tokens but the context holds {self.context_size}; review a smaller part."
+            )
+        if not tokens:
+            return [], []
+        llama = self._llama
+        scores = [0.0] * len(tokens)
+        best = [0.0] * len(tokens)
+        known = 0
+        if self.options.reuse_prefix:
+            known = min(
+                common_prefix_length(self._scored_tokens, tokens),
+                common_prefix_length(llama._input_ids.tolist(), tokens),
+            )
+            scores[:known] = self._scored_logprobs[:known]
+            best[:known] = self._scored_best[:known]
+        # Scoring token `known` needs the logits of position known - 1: evaluate from there.
+        start = max(known - 1, 0)
+        if start < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, start, -1):
+            start = 0
+            llama._ctx.kv_cache_clear()
+        llama.n_tokens = start
+        vocab_size = self.vocab_size
+        # Every row of logits is kept (vocab floats each): a smaller step bounds the memory.
+        step = min(self.options.batch_size, SCORING_BATCH)
+        for chunk_start in range(start, len(tokens), step):
+            if abort.is_set():
+                self._remember_scores(tokens[:chunk_start], scores[:chunk_start], best[:chunk_start])
+                return None
+            chunk = tokens[chunk_start : chunk_start + step]
+            llama._batch.set_batch(batch=chunk, n_past=chunk_start, logits_all=True)
+            llama._ctx.decode(llama._batch)
+            llama.input_ids[chunk_start : chunk_start + len(chunk)] = chunk
+            llama.n_tokens = chunk_start + len(chunk)
+            logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(len(chunk), vocab_size))
+            _score_next_tokens(logits, tokens, chunk_start, scores, best)
+        self._remember_scores(tokens, scores, best)
+        return scores, best
+
+    def _remember_scores(self, tokens: list[int], scores: list[float], best: list[float]) -> None:
+        self._scored_tokens = tokens
+        self._scored_logprobs = scores
+        self._scored_best = best
+
     def close(self) -> None:
         self._llama.close()
 
@@ -369,6 +504,22 @@ class PieceIndex:
         return self._ids[start:end]
 
 
+def _score_next_tokens(
+    logits: np.ndarray, tokens: Sequence[int], first: int, scores: list[float], best: list[float]
+) -> None:
+    """For each row p - first of `logits`: scores[p + 1] = log P(tokens[p + 1] | tokens[:p + 1]),
+    best[p + 1] = the log-probability of the most likely token there."""
+    for row in range(logits.shape[0]):
+        position = first + row
+        if position + 1 >= len(tokens):
+            break
+        values = logits[row]
+        peak = float(values.max())
+        log_norm = peak + float(np.log(np.exp(values - peak, dtype=np.float64).sum()))
+        scores[position + 1] = float(values[tokens[position + 1]]) - log_norm
+        best[position + 1] = peak - log_norm
+
+
 def _token_to_piece(vocab: ctypes.c_void_p, token_id: int) -> bytes:
     llama_cpp = import_llama_cpp()
     size = 64
@@ -389,17 +540,18 @@ def _load_llama(model_path: Path, options: BackendOptions):
         ) from error
     threads = options.threads
     try:
-        return llama_cpp.Llama(
-            model_path=str(model_path),
-            n_ctx=options.context_size,
-            n_threads=threads,
-            n_threads_batch=threads,
-            n_batch=options.batch_size,
-            n_ubatch=options.batch_size,
-            seed=options.seed,
-            logits_all=False,
-            verbose=False,
-        )
+        with extra_buffer_types(options.extra_buffer_types):
+            return llama_cpp.Llama(
+                model_path=str(model_path),
+                n_ctx=options.context_size,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_batch=options.batch_size,
+                n_ubatch=options.batch_size,
+                seed=options.seed,
+                logits_all=False,
+                verbose=False,
+            )
     except Exception as error:  # llama.cpp reports every load failure as a bare ValueError
         raise ModelLoadError(
             f"llama.cpp could not load {model_path}; check that it is a complete GGUF of a supported "

@@ -18,8 +18,11 @@ from pathlib import Path
 
 from lsp_server.backend.base import ModelLoadError
 from lsp_server.backend.local import BackendOptions, LocalBackend
+from lsp_server.backend.probe import ProbeOutcome, decide as decide_extra_buffer_types
 from lsp_server.engine.scheduler import Scheduler
 from lsp_server.features.completion import CompletionEngine, CompletionRequest, CompletionResult
+from lsp_server.features.review import ReviewRequest, ReviewResult, review_all
+from lsp_server.features.review_model import LocalReviewModel
 from lsp_server.engine.families import Layout
 from lsp_server.settings import ModelChoice, Settings, resolve_layout, resolve_model
 
@@ -41,9 +44,18 @@ class LoadOutcome:
     choice: ModelChoice
     error: ModelLoadError | None = None
     description: str = ""  # family and prompt layout of a loaded model, for the log
+    notice: str | None = None  # something the user should hear once (e.g. the probe's fallback)
 
 
 BackendFactory = Callable[[Path, BackendOptions], LocalBackend]
+Probe = Callable[[Settings, ModelChoice], ProbeOutcome]
+
+
+def probe_machine(settings: Settings, choice: ModelChoice) -> ProbeOutcome:
+    """The probe runs the small bundled model when there is one: a crash is the CPU's, not the model's."""
+    from lsp_server import default_model
+
+    return decide_extra_buffer_types(settings.extra_buffer_types, default_model.bundled_model_path() or choice.path)
 
 
 def engine_layout(settings: Settings, choice: ModelChoice) -> Layout | None:
@@ -51,16 +63,25 @@ def engine_layout(settings: Settings, choice: ModelChoice) -> Layout | None:
     return None if layout is None else Layout(layout)
 
 
-def backend_options(settings: Settings) -> BackendOptions:
+def backend_options(settings: Settings, probe: ProbeOutcome | None = None) -> BackendOptions:
     return BackendOptions(
-        context_size=settings.context_size, threads=settings.threads, batch_size=settings.batch_size
+        context_size=settings.context_size, threads=settings.threads, batch_size=settings.batch_size,
+        extra_buffer_types=True if probe is None else probe.extra_buffer_types,
     )
 
 
 class Runtime:
-    def __init__(self, backend_factory: BackendFactory = LocalBackend, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        backend_factory: BackendFactory = LocalBackend,
+        environ: Mapping[str, str] | None = None,
+        probe: Probe = probe_machine,
+    ) -> None:
         self.scheduler = Scheduler()
         self._backend_factory = backend_factory
+        self._probe = probe
+        self.probe_outcome: ProbeOutcome | None = None
+        self._notices_given: set[str | None] = set()
         self._environ = environ
         self._engine: CompletionEngine | None = None
         self._engine_lock = threading.Lock()
@@ -72,7 +93,7 @@ class Runtime:
     def model_key(settings: Settings, choice: ModelChoice) -> tuple[object, ...]:
         """What a loaded model depends on; a settings change that alters it needs a reload."""
         return (str(choice.path), settings.context_size, settings.threads, settings.batch_size,
-                resolve_layout(settings, choice))
+                resolve_layout(settings, choice), settings.extra_buffer_types)
 
     def needs_reload(self, settings: Settings) -> bool:
         return self.model_key(settings, resolve_model(settings, self._environ)) != self._loaded_key
@@ -93,16 +114,22 @@ class Runtime:
                 "no setting, no SEEKCODE_MODEL and no GGUF in lsp_server/default_model",
             )
             return self._record(LoadOutcome(ModelState.FAILED, choice, error), key)
+        probe = self._probe(settings, choice)
+        notice = probe.notice if probe.notice not in self._notices_given else None  # say it once
+        self._notices_given.add(notice)
+        self.probe_outcome = probe
+        if notice:
+            logger.warning("%s", notice)
         try:
-            backend = self._backend_factory(choice.path, backend_options(settings))
+            backend = self._backend_factory(choice.path, backend_options(settings, probe))
         except ModelLoadError as error:
-            return self._record(LoadOutcome(ModelState.FAILED, choice, error), key)
+            return self._record(LoadOutcome(ModelState.FAILED, choice, error, notice=notice), key)
         with self._engine_lock:
             self._engine = CompletionEngine(backend, layout=engine_layout(settings, choice))
         layout = (self._engine.layout or self._engine.family.layout).value
         description = f"family {self._engine.family.name}, layout {layout}"
         logger.info("loaded %s (%s) as %s", choice.path, choice.source, description)
-        return self._record(LoadOutcome(ModelState.READY, choice, description=description), key)
+        return self._record(LoadOutcome(ModelState.READY, choice, description=description, notice=notice), key)
 
     def _record(self, outcome: LoadOutcome, key: tuple[object, ...]) -> LoadOutcome:
         self._loaded_key = key
@@ -136,7 +163,18 @@ class Runtime:
         engine = self._engine
         if engine is None:
             return CompletionResult.empty("no-model")
+        logger.info("completion for %s started on the worker", request.uri)
         return engine.complete(request, abort)
+
+    def review(self, key: str, request: ReviewRequest) -> Future[ReviewResult | None]:
+        """Review on the worker as a background job: completions preempt it; a newer review of `key` supersedes."""
+        return self.scheduler.submit(("review", key), lambda abort: self._review(request, abort), background=True)
+
+    def _review(self, request: ReviewRequest, abort: threading.Event) -> ReviewResult:
+        engine = self._engine
+        if engine is None:
+            return ReviewResult([], notes=["no model is loaded; see the earlier error message."])
+        return review_all(request, LocalReviewModel(engine.backend), abort=abort)
 
     def supersede(self, key: str) -> None:
         """Abort the running or queued completion for `key` (its answer is stale)."""

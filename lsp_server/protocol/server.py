@@ -23,11 +23,15 @@ from lsp_server.protocol.debug import debug_requests_enabled, register_debug_req
 from lsp_server.protocol.documents import Document, DocumentStore
 from lsp_server.protocol.jsonrpc import SeekcodeProtocol, is_json_decode_error
 from lsp_server.protocol.positions import LineIndex, Position, PositionEncoding, PositionError, negotiate_encoding
+from lsp_server.protocol.review_handlers import REVIEW_COMMAND, ReviewController
 from lsp_server.settings import CONFIG_SECTION, Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
 MAX_OTHER_DOCUMENTS = 8
+# One cursor, one request: a user types in one place at a time, so a newer completion request
+# for any document supersedes the older one (editors may ask for every visible buffer at once).
+COMPLETION_JOB_KEY = "completion"
 SERVER_VERSION = "0.1.0"
 LABEL_LENGTH = 60
 
@@ -48,6 +52,9 @@ class SeekcodeServer(LanguageServer):
         self.position_encoding = PositionEncoding.UTF16
         self._load_task: asyncio.Task[None] | None = None
         self._reported_failure: str | None = None
+        self.review = ReviewController(self)
+        # Each returns code actions for (server, CodeActionParams); the one handler lists them all.
+        self.code_action_providers = [lambda ls, params: ls.review.code_actions(params)]
 
     # -- errors -------------------------------------------------------------
 
@@ -98,6 +105,8 @@ class SeekcodeServer(LanguageServer):
                 self.work_done_progress.end(progress, types.WorkDoneProgressEnd(message="done"))
         if outcome is None:
             return  # superseded by a newer load
+        if outcome.notice:
+            self.show_message(f"seekcode: {outcome.notice}", types.MessageType.Warning)
         if outcome.state is ModelState.FAILED and outcome.error is not None:
             self.report_model_failure(str(outcome.error))
         elif outcome.state is ModelState.READY:
@@ -164,9 +173,9 @@ class SeekcodeServer(LanguageServer):
         result = self.runtime.cached(request)
         if result is not None:
             logger.info("completion from the cache for %s", uri)
-            self.runtime.supersede(uri)
+            self.runtime.supersede(COMPLETION_JOB_KEY)
         else:
-            future = self.runtime.complete(uri, request)
+            future = self.runtime.complete(COMPLETION_JOB_KEY, request)
             try:
                 result = await asyncio.wrap_future(future)
             except asyncio.CancelledError:
@@ -272,6 +281,25 @@ def build_server(base_settings: Settings, runtime: Runtime | None = None) -> See
         ]
         # Incomplete: the client asks again as the user types, which the cache answers.
         return types.CompletionList(is_incomplete=True, items=items)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
+    def did_save(ls: SeekcodeServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.review.saved(params.text_document.uri)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.Source]),
+    )
+    def code_action(ls: SeekcodeServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        actions: list[types.CodeAction] = []
+        for provider in ls.code_action_providers:
+            actions += provider(ls, params)
+        return actions
+
+    @server.command(REVIEW_COMMAND)
+    @_guarded
+    async def review_command(ls: SeekcodeServer, *arguments: Any) -> dict[str, Any]:
+        return await ls.review.review(list(arguments))
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: SeekcodeServer, params: Any) -> None:

@@ -34,10 +34,10 @@ def torch_perplexity(checkpoint: str | Path, windows: list[np.ndarray]) -> float
 
 
 def llama_cpp_perplexity(gguf: str | Path, windows: list[np.ndarray], threads: int | None = None) -> float:
-    from llama_cpp import Llama
+    from lsp_server.backend.probe import guarded_llama
 
     n_ctx = max(len(w) for w in windows)
-    llm = Llama(str(gguf), n_ctx=n_ctx, n_batch=n_ctx, n_threads=threads, logits_all=True, verbose=False)
+    llm = guarded_llama(gguf, n_ctx=n_ctx, n_batch=n_ctx, n_threads=threads, logits_all=True, verbose=False)
     total, count = 0.0, 0
     for w in windows:
         llm.reset()

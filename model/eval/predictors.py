@@ -90,11 +90,11 @@ class LlamaCppFimPredictor:
 
     def __init__(self, gguf: str | Path, family: str, n_ctx: int = 2048, threads: int | None = None,
                  mode: str = "psm") -> None:
-        from llama_cpp import Llama
+        from lsp_server.backend.probe import guarded_llama
 
         self.fmt = fim_format(family)
         self.mode = mode
-        self.llm = Llama(str(gguf), n_ctx=n_ctx, n_threads=threads, n_batch=512, verbose=False)
+        self.llm = guarded_llama(gguf, n_ctx=n_ctx, n_threads=threads, n_batch=512, verbose=False)
         self.budget = min(n_ctx, self.llm.n_ctx()) - MAX_TOKENS
         self.stop_ids = {self.llm.token_eos()} | {i for t in self.fmt.stop_tokens if (i := self._token(t)) is not None}
 

@@ -164,3 +164,44 @@ def test_token_healing_over_several_tokens(backend):
     spelled = b"".join(backend.token_piece(token) for token in healed.token_ids).decode("utf-8", "replace")
     assert spelled.startswith("    ") or len(healed.token_ids) == 8
     assert healed.text == spelled[4:]
+
+
+class AbortAfterChecks(threading.Event):
+    """An abort flag that turns on at its `checks`-th look: where the backend checks is what is tested."""
+
+    def __init__(self, checks: int) -> None:
+        super().__init__()
+        self.remaining = checks
+
+    def is_set(self) -> bool:
+        self.remaining -= 1
+        return self.remaining < 0 or super().is_set()
+
+
+def test_abort_takes_effect_during_prompt_evaluation(tiny_gguf):
+    backend = LocalBackend(tiny_gguf, BackendOptions(context_size=512, threads=2, batch_size=256))
+    try:
+        prompt = prompt_of(backend, "values = [\n" + "".join(f"    {i},\n" for i in range(60)))
+        assert len(prompt) > 200
+        generation = backend.generate(prompt, max_tokens=4, abort=AbortAfterChecks(2))
+        assert generation.stop_reason is StopReason.ABORTED
+        # two chunks went through before the abort was seen, not the whole 256-token batch
+        assert 0 < generation.stats.evaluated_tokens < len(prompt)
+        assert backend.cached_tokens == prompt[: generation.stats.evaluated_tokens]
+        resumed = backend.generate(prompt, max_tokens=4)
+        assert resumed.stats.reused_tokens == generation.stats.evaluated_tokens  # nothing evaluated twice
+    finally:
+        backend.close()
+
+
+def test_prompt_chunks_follow_the_measured_speed(tiny_gguf):
+    backend = LocalBackend(tiny_gguf, BackendOptions(context_size=512, threads=2, batch_size=256))
+    try:
+        assert backend._eval_chunk_tokens() == 16  # nothing measured yet: a small first chunk
+        backend._record_eval_speed(tokens=16, seconds=0.16)  # 10 ms a token, like a 0.5B model on 2 busy cores
+        assert backend._eval_chunk_tokens() == 16
+        for _ in range(20):
+            backend._record_eval_speed(tokens=256, seconds=0.0256)  # 0.1 ms a token
+        assert backend._eval_chunk_tokens() == 256  # never more than a batch
+    finally:
+        backend.close()

@@ -1,4 +1,4 @@
-"""A newer request for a document supersedes the running one; $/cancelRequest aborts.
+"""A newer completion request (for any document) supersedes the running one; $/cancelRequest aborts.
 
 The tiny model generates junk without stopping, so a 1500-token request runs for
 seconds; the second request arrives within milliseconds, while the first is generating.
@@ -7,6 +7,7 @@ seconds; the second request arrives within milliseconds, while the first is gene
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -24,6 +25,14 @@ def long_server(start_server, tiny_gguf):
     return client
 
 
+def wait_until_running(client, uri: str, timeout: float = 60.0) -> None:
+    """Block until the server's worker has started a completion for `uri` (the order under test)."""
+    deadline = time.monotonic() + timeout
+    while f"completion for {uri} started on the worker" not in client.log_path.read_text(encoding="utf-8"):
+        assert time.monotonic() < deadline, "the first completion never started"
+        time.sleep(0.01)
+
+
 def aborted_generations(client) -> list[int]:
     log = client.log_path.read_text(encoding="utf-8")
     return [int(count) for count in re.findall(r"aborted after (\d+) generated tokens", log)]
@@ -31,6 +40,7 @@ def aborted_generations(client) -> list[int]:
 
 def test_newer_request_supersedes_the_running_one(long_server):
     first = long_server.inline_async(URI, 0, 4)
+    wait_until_running(long_server, URI)
     second = long_server.inline_async(URI, 0, 4)
     assert long_server.result(first) == {"items": []}  # superseded: empty, not an error
     items = long_server.result(second)["items"]
@@ -70,3 +80,18 @@ def test_typing_through_the_suggestion_is_answered_from_the_cache(start_server, 
     log = client.log_path.read_text(encoding="utf-8")
     assert len(re.findall(r"completion from the model", log)) == 1
     assert len(re.findall(r"completion from the cache", log)) == 1
+
+
+def test_a_request_in_another_document_supersedes_too(long_server):
+    """One cursor, one request: with two buffers open, the older request does not hold up the newer one."""
+    other = "file:///work/other.py"
+    long_server.open(other, LONG_TEXT + OTHER_LINE)
+    first = long_server.inline_async(URI, 0, 4)
+    wait_until_running(long_server, URI)
+    second = long_server.inline_async(other, 0, 4)
+    assert long_server.result(first) == {"items": []}
+    assert len(long_server.result(second)["items"]) == 1
+    aborted = aborted_generations(long_server)
+    assert len(aborted) == 1 and aborted[0] < 1500
+    log = long_server.log_path.read_text(encoding="utf-8")
+    assert len(re.findall(r"completion from the model", log)) == 1

@@ -282,3 +282,30 @@ def test_suffix_overlap_takes_off_the_rest_of_the_line_when_brackets_allow(docum
 
 def test_pipeline_balances_what_the_overlap_filter_leaves() -> None:
     assert postprocess("a, b);", context("print(║)\n")) == "a, b"
+
+
+@pytest.mark.parametrize(
+    ("document", "raw", "expected", "language"),
+    [
+        # seen with Qwen: `print(` became `print( f"Lines in {name}: …")`
+        ('name = "a"\nprint(║)\n', ' f"Lines in {name}"', 'f"Lines in {name}"', "python"),
+        ("values = [║]\n", " 1, 2", "1, 2", "python"),
+        # the file writes spaces inside parentheses: keep the model's space
+        ("foo( $a );\nbar( $b );\nbaz(║);\n", " $c ", " $c ", "php"),
+        # braces keep their space without evidence (Prettier's bracket spacing) ...
+        ("const point = {║}\n", " x: 1 ", " x: 1 ", "javascript"),
+        # ... and lose it where the file writes them tight
+        ("const a = {x: 1};\nconst b = {y: 2};\nconst c = {║}\n", " z: 3", "z: 3", "javascript"),
+        # only right after an opener; a multi-line start is untouched
+        ("total = a +║\n", " b", " b", "python"),
+        ("call(║\n", "\n    x,\n)", "\n    x,\n)", "python"),
+    ],
+)
+def test_no_invented_space_after_an_opening_bracket(document: str, raw: str, expected: str, language: str) -> None:
+    from lsp_server.engine.postprocess.bracket_space import drop_space_after_opener
+
+    assert run(drop_space_after_opener, document, raw, language) == expected
+
+
+def test_the_pipeline_drops_the_invented_space() -> None:
+    assert postprocess(' f"x")', context('print(║)\n')) == 'f"x"'

@@ -18,6 +18,7 @@ from lsp_server.engine.postprocess.base import Context, Filter, Mode, Suggestion
 from lsp_server.engine.postprocess.block_indentation import stop_at_block_end
 from lsp_server.engine.postprocess.block_syntax import stop_at_syntax_block_end
 from lsp_server.engine.postprocess.bracket_balance import balance_brackets
+from lsp_server.engine.postprocess.bracket_space import drop_space_after_opener
 from lsp_server.engine.postprocess.drop_empty import drop_empty
 from lsp_server.engine.postprocess.held_back import drop_held_back
 from lsp_server.engine.postprocess.indentation_style import keep_indentation_style
@@ -31,6 +32,7 @@ from lsp_server.engine.postprocess.truncation import drop_unfinished_line
 
 PIPELINE: tuple[Filter, ...] = (
     drop_held_back,  # the whitespace the prompt left for the model to write
+    drop_space_after_opener,  # `print( x` when the file writes `print(x`
     strip_special_tokens,  # everything after a leaked <|file_sep|> etc. is another place
     keep_single_line,  # single-line mode: the rest of the cursor's line only
     cut_repetition,  # loops before anything measures blocks in them

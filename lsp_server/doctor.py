@@ -1,0 +1,149 @@
+"""`seekcode-lsp doctor`: what a bug report needs, and whether this machine can serve completions.
+
+Each check prints one line (or a few indented ones) and says what to do when it fails; the
+command exits 1 when anything is broken, so scripts and editor health checks can use it.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from lsp_server import __version__
+from lsp_server.settings import ModelChoice, Settings, resolve_layout, resolve_model
+
+SAMPLE_PREFIX = "def add(a, b):\n    "
+SAMPLE_SUFFIX = "\n\n\nprint(add(1, 2))\n"
+SAMPLE_MAX_TOKENS = 16
+
+MODEL_SOURCES = {
+    "setting": "set by --model or the editor's 'seekcode.model' setting",
+    "environment": "set by $SEEKCODE_MODEL",
+    "bundled": "the bundled default model: no --model setting and no $SEEKCODE_MODEL",
+    "none": "no setting, no $SEEKCODE_MODEL and no bundled model",
+}
+
+
+@dataclass
+class Report:
+    out: TextIO
+    problems: list[str] = field(default_factory=list)
+
+    def line(self, text: str) -> None:
+        print(text, file=self.out)
+
+    def problem(self, what: str, fix: str) -> None:
+        self.problems.append(what)
+        self.line(f"  PROBLEM: {what}")
+        self.line(f"  fix: {fix}")
+
+
+def check_versions(report: Report) -> None:
+    report.line(f"seekcode {__version__}, Python {platform.python_version()} ({sys.executable})")
+    report.line(f"platform: {platform.platform()}, {platform.machine()}")
+
+
+def check_llama_cpp(report: Report) -> bool:
+    try:
+        from lsp_server.backend.local import import_llama_cpp
+
+        llama_cpp = import_llama_cpp()
+    except Exception as error:  # ImportError, or a native library that fails to load
+        report.line("llama.cpp: not importable")
+        report.problem(f"llama-cpp-python cannot be imported ({error})",
+                       "run `make setup`, or `scripts/install-llama-cpp.sh .venv/bin/python`")
+        return False
+    system_info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
+    report.line(f"llama.cpp: llama-cpp-python {getattr(llama_cpp, '__version__', '?')} "
+                f"({getattr(llama_cpp, '__file__', '?')})")
+    report.line(f"  CPU features: {system_info}")
+    return True
+
+
+def check_probe(report: Report, settings: Settings, choice: ModelChoice):
+    from lsp_server.backend.probe import cache_path
+    from lsp_server.features.runtime import probe_machine
+
+    outcome = probe_machine(settings, choice)
+    state = "on" if outcome.extra_buffer_types else "OFF"
+    where = f", cached in {cache_path()}" if outcome.source in ("probe", "cache") else ""
+    report.line(f"probe: extra buffer types {state} ({outcome.source}: {outcome.detail}{where})")
+    if outcome.notice:
+        report.line(f"  note: {outcome.notice}")
+    return outcome
+
+
+def check_model(report: Report, settings: Settings, choice: ModelChoice, probe) -> object | None:
+    from lsp_server.backend.base import ModelLoadError
+    from lsp_server.backend.local import LocalBackend, training_context_length
+    from lsp_server.features.completion import CompletionEngine
+    from lsp_server.features.runtime import backend_options, engine_layout
+
+    report.line(f"model: {choice.path or '(none)'} ({MODEL_SOURCES.get(choice.source, choice.source)})")
+    if choice.path is None:
+        report.problem("no model to load", "pass --model FILE.gguf or set SEEKCODE_MODEL to a GGUF file")
+        return None
+    started = time.perf_counter()
+    try:
+        backend = LocalBackend(choice.path, backend_options(settings, probe))
+    except ModelLoadError as error:
+        report.problem(str(error), "point --model / SEEKCODE_MODEL at a complete GGUF file")
+        return None
+    load_ms = (time.perf_counter() - started) * 1000
+    engine = CompletionEngine(backend, layout=engine_layout(settings, choice))
+    layout = (engine.layout or engine.family.layout).value
+    forced = resolve_layout(settings, choice)
+    why = "the setting" if settings.fim_layout != "auto" else ("the bundled model's" if forced else "the family's")
+    trained = training_context_length(choice.path)
+    report.line(f"  family {engine.family.name}, FIM layout {layout} ({why}), loaded in {load_ms:.0f} ms")
+    report.line(f"  context window {backend.context_size} tokens (asked {settings.context_size}, "
+                f"trained {trained if trained else 'unknown'})")
+    return engine
+
+
+def check_completion(report: Report, engine, settings: Settings) -> None:
+    from lsp_server.features.completion import CompletionRequest
+
+    request = CompletionRequest(
+        doc_text=SAMPLE_PREFIX + SAMPLE_SUFFIX,
+        cursor_offset=len(SAMPLE_PREFIX),
+        language="python",
+        settings=settings.merged({"max_tokens": SAMPLE_MAX_TOKENS}),
+    )
+    started = time.perf_counter()
+    try:
+        result = engine.complete(request)
+    except Exception as error:  # a doctor reports; it does not crash
+        report.problem(f"a short completion failed ({type(error).__name__}: {error})",
+                       "rerun with --verbose and attach the output to a bug report")
+        return
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    stats = result.stats
+    text = result.suggestions[0].text if result.suggestions else ""
+    shown = text.splitlines()[0][:40] if text else "(empty suggestion)"
+    tokens = f"{stats.evaluated_tokens} prompt + {stats.generated_tokens} generated tokens" if stats else ""
+    report.line(f"completion: {elapsed_ms:.0f} ms for {tokens}: {shown!r}")
+
+
+def run_doctor(settings: Settings, out: TextIO = sys.stdout,
+               resolve: Callable[[Settings], ModelChoice] = resolve_model) -> int:
+    report = Report(out)
+    check_versions(report)
+    if check_llama_cpp(report):
+        choice = resolve(settings)
+        probe = check_probe(report, settings, choice)
+        engine = check_model(report, settings, choice, probe)
+        if engine is not None:
+            try:
+                check_completion(report, engine, settings)
+            finally:
+                engine.backend.close()
+    if report.problems:
+        report.line(f"{len(report.problems)} problem(s) found.")
+        return 1
+    report.line("ok: seekcode can serve completions on this machine.")
+    return 0
