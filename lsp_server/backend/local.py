@@ -550,6 +550,11 @@ def _load_llama(model_path: Path, options: BackendOptions):
                 n_ubatch=options.batch_size,
                 seed=options.seed,
                 logits_all=False,
+                # Read, not mapped: a model file truncated in place while serving (`cp` or
+                # `curl -o` over it) would otherwise kill the server with SIGBUS. The CPU
+                # backend repacks the weights into its own buffers anyway, so the resident
+                # size is the same (Qwen2.5-Coder-0.5B Q4_K_M: 570 vs 596 MB).
+                use_mmap=False,
                 verbose=False,
             )
     except Exception as error:  # llama.cpp reports every load failure as a bare ValueError
