@@ -77,7 +77,14 @@ class BackendOptions:
 
 def check_gguf_file(path: Path) -> None:
     """Raise ModelLoadError with an actionable sentence if `path` is not a readable GGUF."""
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as error:  # a folder on the way we may not search
+        raise ModelLoadError(
+            f"Model file {path} cannot be reached ({error.strerror}); check the permissions of its folders.",
+            str(error),
+        ) from None
+    if not exists:
         raise ModelLoadError(
             f"Model file {path} does not exist; set 'seekcode.model' or SEEKCODE_MODEL to a GGUF file.",
         )
