@@ -16,6 +16,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
+from lsp_server.display import for_display
 from lsp_server.engine.context import SourceDocument
 from lsp_server.features.completion import CompletionRequest, CompletionResult, CompletionSuggestion
 from lsp_server.features.runtime import LoadOutcome, ModelState, Runtime
@@ -133,10 +134,10 @@ class SeekcodeServer(LanguageServer):
         self.show_message(f"seekcode: {message}", types.MessageType.Error)
 
     def show_message(self, message: str, kind: types.MessageType) -> None:
-        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        self.window_show_message(types.ShowMessageParams(type=kind, message=for_display(message)))
 
     def show_log(self, message: str) -> None:
-        self.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=message))
+        self.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=for_display(message)))
 
     # -- completion ---------------------------------------------------------
 
