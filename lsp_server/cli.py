@@ -59,6 +59,14 @@ def _settings_flags() -> argparse.ArgumentParser:
     group.add_argument("--extra-buffer-types", dest="extra_buffer_types", choices=EXTRA_BUFFER_TYPES,
                        help="llama.cpp's extra buffer types (repacked weights, AMX): auto probes this machine "
                             "once in a child process; on/off force either path (default auto)")
+    remote = flags.add_argument_group("remote inference (instead of the local model)")
+    remote.add_argument("--url", dest="backend_url",
+                        help="inference server: llama-server (http://host:8080) or OpenAI-compatible (.../v1)")
+    remote.add_argument("--api-key-env", dest="backend_api_key_env",
+                        help="environment variable holding the server's API key (default SEEKCODE_API_KEY)")
+    remote.add_argument("--family", dest="backend_family",
+                        help="FIM family of the served model when the server cannot tell (e.g. qwen2.5-coder)")
+    remote.add_argument("--served-model", dest="backend_model", help="model name to request (OpenAI-compatible servers)")
     group.add_argument("--verbose", action="store_true", help="log to stderr")
     return flags
 
@@ -97,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 _SETTING_FLAGS = (
     "model", "context_size", "threads", "batch_size", "max_tokens", "temperature",
     "prefix_tokens", "suffix_tokens", "context_tokens", "fim_layout", "extra_buffer_types",
+    "backend_url", "backend_api_key_env", "backend_family", "backend_model",
 )
 
 
@@ -129,9 +138,11 @@ def cursor_offset(text: str, line: int, column: int) -> int:
 
 
 def run_complete(args: argparse.Namespace, settings: Settings) -> int:
-    from lsp_server.backend.base import ModelLoadError
+    from lsp_server.backend.base import BackendError, ModelLoadError
     from lsp_server.features.completion import CompletionEngine, CompletionRequest
-    from lsp_server.features.runtime import backend_options, engine_layout, probe_machine
+    from lsp_server.features.runtime import (
+        backend_options, engine_layout, http_options, open_http_backend, probe_machine, remote_choice,
+    )
     from lsp_server.backend.local import LocalBackend
     from lsp_server.settings import resolve_model
 
@@ -143,14 +154,17 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, UnicodeDecodeError) as error:
         raise CliError(f"{path} cannot be read as UTF-8 text ({error}).") from None
     offset = cursor_offset(text, line, column)
-    choice = resolve_model(settings)
-    if choice.path is None:
+    choice = remote_choice(settings) if settings.backend_url else resolve_model(settings)
+    if choice.path is None and not settings.backend_url:
         raise CliError("no model is configured; pass --model FILE.gguf or set SEEKCODE_MODEL.")
-    probe = probe_machine(settings, choice)
-    if probe.notice:
-        print(f"seekcode-lsp: {probe.notice}", file=sys.stderr)
     try:
-        backend = LocalBackend(choice.path, backend_options(settings, probe))
+        if settings.backend_url:
+            backend = open_http_backend(http_options(settings))
+        else:
+            probe = probe_machine(settings, choice)
+            if probe.notice:
+                print(f"seekcode-lsp: {probe.notice}", file=sys.stderr)
+            backend = LocalBackend(choice.path, backend_options(settings, probe))
     except ModelLoadError as error:
         logger.info("model load failed: %s", error.reason)
         print(f"seekcode-lsp: {error}", file=sys.stderr)
@@ -165,6 +179,10 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
             uri=path.resolve().as_uri(),
         )
         result = engine.complete(request)
+    except BackendError as error:
+        logger.info("remote completion failed: %s", error.reason)
+        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        return 1
     finally:
         backend.close()
     suggestion = result.suggestions[0].text if result.suggestions else ""

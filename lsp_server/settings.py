@@ -53,6 +53,15 @@ class Settings:
     # Run generated tests (executes code, in a subprocess in the project root) and keep only
     # those that pass three runs in a row. Off by default.
     tests_run: bool = False
+    # Remote inference (backend/http.py): a URL selects it instead of the local model.
+    backend_url: str | None = None
+    backend_api_key_env: str = "SEEKCODE_API_KEY"  # the environment variable holding the bearer token
+    backend_api_key: str | None = field(default=None, repr=False)  # prefer the environment variable
+    backend_family: str = "auto"  # FIM family for OpenAI-compatible servers that cannot tell
+    backend_model: str | None = None  # model name for OpenAI-compatible servers (default: the first served)
+    backend_allow_insecure: bool = False  # allow the key over plain HTTP to a non-loopback host
+    backend_ca_bundle: str | None = None
+    backend_timeout: float = 30.0  # seconds to wait for the next bytes of a reply
 
     def is_enabled_for(self, language_id: str) -> bool:
         return bool(self.languages.get(language_id, self.enabled))
@@ -90,6 +99,14 @@ _FIELD_TYPES: dict[str, Any] = {
     "extra_buffer_types": str,
     "review_trigger": str,
     "tests_run": bool,
+    "backend_url": (str, type(None)),
+    "backend_api_key_env": str,
+    "backend_api_key": (str, type(None)),
+    "backend_family": str,
+    "backend_model": (str, type(None)),
+    "backend_allow_insecure": bool,
+    "backend_ca_bundle": (str, type(None)),
+    "backend_timeout": float,
 }
 
 REVIEW_TRIGGERS = ("onSave", "onDemand", "off")
@@ -120,16 +137,19 @@ _MINIMUMS: dict[str, float] = {
     "suffix_tokens": 0,
     "context_tokens": 0,
     "anchor_step_lines": 1,
+    "backend_timeout": 0.1,
 }
+
+BACKEND_FAMILIES = ("auto", "plain", "deepseek-coder", "qwen2.5-coder", "starcoder", "codellama", "codegemma")
 
 
 def _snake_case(key: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).replace("-", "_").lower()
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).replace("-", "_").replace(".", "_").lower()
 
 
 def _coerce(key: str, value: Any) -> Any:
     expected = _FIELD_TYPES[key]
-    if key == "model" and isinstance(value, str):
+    if key in ("model", "backend_url", "backend_model", "backend_ca_bundle", "backend_api_key") and isinstance(value, str):
         value = value.strip() or None
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -138,7 +158,8 @@ def _coerce(key: str, value: Any) -> Any:
         wanted = expected.__name__ if isinstance(expected, type) else " or ".join(
             "null" if t is type(None) else t.__name__ for t in expected
         )
-        raise SettingsError(f"setting '{key}' must be {wanted}, got {value!r}.")
+        shown = "another type" if key == "backend_api_key" else repr(value)  # a secret is never echoed
+        raise SettingsError(f"setting '{key}' must be {wanted}, got {shown}.")
     if key in _MINIMUMS and value is not None and value < _MINIMUMS[key]:
         raise SettingsError(f"setting '{key}' must be at least {_MINIMUMS[key]}, got {value!r}.")
     if key == "fim_layout" and value not in FIM_LAYOUTS:
@@ -149,6 +170,8 @@ def _coerce(key: str, value: Any) -> Any:
         )
     if key == "review_trigger" and value not in REVIEW_TRIGGERS:
         raise SettingsError(f"setting 'review.trigger' must be one of {', '.join(REVIEW_TRIGGERS)}, got {value!r}.")
+    if key == "backend_family" and value not in BACKEND_FAMILIES:
+        raise SettingsError(f"setting 'backend.family' must be one of {', '.join(BACKEND_FAMILIES)}, got {value!r}.")
     if key == "languages":
         bad = [name for name, flag in value.items() if not isinstance(flag, bool)]
         if bad:

@@ -39,6 +39,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tokenize
 import urllib.error
@@ -207,32 +208,40 @@ class NaiveArm(SeekcodeArm):
         super().__init__(model, settings, reuse=False)
 
 
-class LlamaServerArm:
-    """Each request goes to /infill (the server's cache_prompt is its only cache)."""
+class LlamaServer:
+    """A llama-server process on loopback with llama.vim's --fim-qwen-*-default flags."""
 
-    name = "llama-server"
-    client_cache = False
+    # rpc: "host:port" of ggml-rpc-server workers; the model's layers are spread over them
+    rpc: tuple[str, ...] = ()
 
-    def __init__(self, binary: Path, model: Path, threads: int, context_size: int) -> None:
+    def __init__(self, binary: Path, model: Path, threads: int, context_size: int, parallel: int = 1) -> None:
         self.port = _free_port()
         env = dict(os.environ)
         env.setdefault(*OPENMP_WAIT_POLICY)  # the same OpenMP waiting as the in-process engines
+        # -c is shared by the slots: each of `parallel` slots gets context_size tokens
+        # its log goes to a file: an unread pipe fills up and stalls the server mid-run
+        self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(self.port),
-             "-t", str(threads), "-tb", str(threads), "-c", str(context_size), "-np", "1",
-             "-b", "1024", "-ub", "1024", "--cache-reuse", "256", "--no-webui"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+             "-t", str(threads), "-tb", str(threads), "-c", str(context_size * parallel), "-np", str(parallel),
+             "-b", "1024", "-ub", "1024", "--cache-reuse", "256", "--no-webui",
+             *(["--rpc", ",".join(self.rpc), "-ngl", "99"] if self.rpc else [])],
+            stdout=subprocess.DEVNULL, stderr=self.log, env=env,
         )
-        self.cache = CompletionCache()
         self._wait_ready()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def _wait_ready(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"llama-server exited: {self.process.stderr.read().decode()[-2000:]}")
+                self.log.seek(0)
+                raise RuntimeError(f"llama-server exited: {self.log.read().decode(errors='replace')[-2000:]}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as response:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -240,13 +249,64 @@ class LlamaServerArm:
             time.sleep(0.5)
         raise RuntimeError("llama-server did not become ready")
 
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+class RpcWorkers:
+    """`ggml-rpc-server` processes on loopback (the binary beside llama-server); while they run,
+    every LlamaServer of this run spreads its model over them (`--rpc ... -ngl 99`)."""
+
+    def __init__(self, llama_server: Path, count: int, threads: int) -> None:
+        binary = llama_server.with_name("ggml-rpc-server")
+        if not binary.is_file():
+            raise SystemExit(f"{binary} is missing; build the ggml-rpc-server target with -DGGML_RPC=ON.")
+        self.processes = []
+        endpoints = []
+        for _ in range(count):
+            port = _free_port()
+            self.processes.append(subprocess.Popen(
+                [str(binary), "-H", "127.0.0.1", "-p", str(port), "-t", str(threads)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))
+            endpoints.append(f"127.0.0.1:{port}")
+        time.sleep(1.0)  # they listen within milliseconds; llama-server fails if one is not there yet
+        LlamaServer.rpc = tuple(endpoints)
+
+    def close(self) -> None:
+        LlamaServer.rpc = ()
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(10)
+
+
+class LlamaServerArm:
+    """Each request goes to /infill (the server's cache_prompt is its only cache)."""
+
+    name = "llama-server"
+    client_cache = False
+
+    def __init__(self, binary: Path, model: Path, threads: int, context_size: int,
+                 server: LlamaServer | None = None, slot: int = 0) -> None:
+        self.owns_server = server is None
+        self.server = server or LlamaServer(binary, model, threads, context_size)
+        self.port = self.server.port
+        self.slot = slot  # llama.vim pins slot 0 (one user per server); -1 lets the server choose
+        self.cache = CompletionCache()
+
     def complete(self, request: TypingRequest) -> Answer:
         started = time.perf_counter()
         prefix, suffix = request.doc_text[: request.cursor], request.doc_text[request.cursor :]
         cached = self.cache.get(prefix, suffix) if self.client_cache else None
         if cached is not None:
             return Answer(cached, (time.perf_counter() - started) * 1000, True, 0)
-        body = {**LLAMA_VIM_REQUEST, **llama_vim_context(request.doc_text, request.cursor)}
+        body = {**LLAMA_VIM_REQUEST, **llama_vim_context(request.doc_text, request.cursor), "id_slot": self.slot}
         data = json.dumps(body).encode()
         http = urllib.request.Request(
             f"http://127.0.0.1:{self.port}/infill", data=data, headers={"Content-Type": "application/json"}
@@ -265,11 +325,32 @@ class LlamaServerArm:
         return Answer(content, latency, False, int(reply.get("timings/prompt_n", 0)))
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        if self.owns_server:
+            self.server.close()
+
+
+class HttpArm(SeekcodeArm):
+    """seekcode's engine (prompt layout, cache, early stop) with the forward passes in a
+    llama-server of its own, over HTTP (`/completion` with our prompt tokens, cache_prompt)."""
+
+    name = "http"
+
+    def __init__(self, binary: Path, model: Path, settings: Settings, server: LlamaServer | None = None) -> None:
+        from lsp_server.backend.http import HttpBackend, HttpOptions
+
+        self.owns_server = server is None
+        self.server = server or LlamaServer(binary, model, settings.threads or 2, settings.context_size)
+        # a whole first prompt on a busy shared CPU can take longer than the default 30 s
+        self.backend = HttpBackend(HttpOptions(url=self.server.url, context_size=settings.context_size, read_timeout=600))
+        bundled = bundled_model_path()
+        choice = ModelChoice(model, "bundled" if bundled and model.resolve() == bundled.resolve() else "setting")
+        self.engine = CompletionEngine(self.backend, layout=engine_layout(settings, choice))
+        self.settings = settings
+
+    def close(self) -> None:
+        self.backend.close()
+        if self.owns_server:
+            self.server.close()
 
 
 class LlamaVimArm(LlamaServerArm):
@@ -413,6 +494,13 @@ def print_table(summaries: list[ArmSummary]) -> None:
         ours, theirs = by_name["seekcode"], by_name["llama-server"]
         print(f"\nseekcode / llama-server: p50 {ours.p50_ms / theirs.p50_ms:.2f} (target <= 0.25), "
               f"p95 {ours.p95_ms / theirs.p95_ms:.2f} (target <= 0.50)")
+    if "http" in by_name and "llama-server" in by_name:
+        ours, theirs = by_name["http"], by_name["llama-server"]
+        print(f"http / llama-server: p50 {ours.p50_ms / theirs.p50_ms:.2f}, p95 {ours.p95_ms / theirs.p95_ms:.2f} "
+              f"(the same server binary and flags; seekcode's layout and cache vs llama.vim's request)")
+    if "http" in by_name and "seekcode" in by_name:
+        ours, local = by_name["http"], by_name["seekcode"]
+        print(f"http / seekcode in-process: p50 of model answers {ours.p50_model_ms / max(local.p50_model_ms, 1e-9):.2f}")
     if "seekcode" in by_name and "naive" in by_name:
         print(f"first-line match: seekcode {by_name['seekcode'].first_line_match_rate:.0%} vs naive "
               f"{by_name['naive'].first_line_match_rate:.0%} (target: at least naive's)")
@@ -433,6 +521,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default="seekcode,naive,llama-server")
     parser.add_argument("--llama-server", type=Path, default=DEFAULT_SERVER)
     parser.add_argument("--json", type=Path, default=None, help="results file (default bench/results/latency-<time>.json)")
+    parser.add_argument("--rpc-workers", type=int, default=0,
+                        help="spread llama-server's model over this many ggml-rpc-server workers on loopback")
     args = parser.parse_args(argv)
 
     if not args.model.is_file():
@@ -445,12 +535,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(threads=args.threads, context_size=args.ctx_size, anchor_step_lines=args.anchor_step_lines,
                         fim_layout=args.fim_layout)
     names = [name.strip() for name in args.engines.split(",") if name.strip()]
-    if {"llama-server", "llama-vim"} & set(names) and not args.llama_server.is_file():
+    if {"llama-server", "llama-vim", "http"} & set(names) and not args.llama_server.is_file():
         parser.error(f"{args.llama_server} is missing; build it (see bench/latency/README.md) or drop it from --engines.")
 
     from tqdm import tqdm
 
     arms: list[Any] = []
+    workers = RpcWorkers(args.llama_server, args.rpc_workers, args.threads) if args.rpc_workers else None
     try:
         for name in names:
             if name == "seekcode":
@@ -461,8 +552,10 @@ def main(argv: list[str] | None = None) -> int:
                 arms.append(LlamaServerArm(args.llama_server, args.model, args.threads, args.ctx_size))
             elif name == "llama-vim":
                 arms.append(LlamaVimArm(args.llama_server, args.model, args.threads, args.ctx_size))
+            elif name == "http":
+                arms.append(HttpArm(args.llama_server, args.model, settings))
             else:
-                parser.error(f"unknown engine {name!r}; choose from seekcode, naive, llama-server, llama-vim.")
+                parser.error(f"unknown engine {name!r}; choose from seekcode, naive, llama-server, llama-vim, http.")
         # One unmeasured request per engine at the top of the file: pages the model in, so
         # the first engine does not pay for reading it from disk.
         line_end = source.find("\n", source.find("\n") + 1)
@@ -476,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for arm in arms:
             arm.close()
+        if workers is not None:
+            workers.close()
 
     summaries = [summarize(name, records[name]) for name in names]
     print_table(summaries)
@@ -488,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         "source": str(source_path),
         "spans": spans,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "rpc_workers": args.rpc_workers,
+        "load_average_after": os.getloadavg(),
         "summaries": [asdict(summary) for summary in summaries],
     }, indent=1, ensure_ascii=False), encoding="utf-8")
     print(f"\nwrote {output}")

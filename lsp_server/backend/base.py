@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 
 def common_prefix_length(left: Sequence[int], right: Sequence[int]) -> int:
@@ -27,6 +29,19 @@ class ModelLoadError(RuntimeError):
     def __init__(self, message: str, reason: str = "") -> None:
         super().__init__(message)
         self.reason = reason or message
+
+
+class BackendError(RuntimeError):
+    """A request to the inference server failed (unreachable, refused, timed out, garbled).
+
+    `str(error)` is one sentence for the user (never the API key); `reason` is the detail
+    for the log; `retryable` says whether repeating an idempotent call may help.
+    """
+
+    def __init__(self, message: str, reason: str = "", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+        self.retryable = retryable
 
 
 class PromptTooLongError(ValueError):
@@ -60,3 +75,45 @@ class Generation:
     token_ids: list[int]
     stop_reason: StopReason
     stats: GenerationStats = field(default_factory=GenerationStats)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the completion engine needs from a model, wherever it runs.
+
+    `LocalBackend` (in-process llama.cpp) and `HttpBackend` (llama-server or an
+    OpenAI-compatible server) fit it. One thread uses a backend at a time (the
+    scheduler's worker). `generate` raises `BackendError` when a remote call fails.
+    """
+
+    context_size: int
+    # False: the backend cannot constrain the first token, so the engine keeps the
+    # prompt's last token instead of healing it (and never calls `piece_index`).
+    supports_token_healing: bool
+
+    @property
+    def metadata(self) -> Mapping[str, str]: ...
+
+    def tokenize(self, text: str) -> list[int]: ...
+
+    def token_id(self, text: str) -> int | None: ...
+
+    def token_piece(self, token_id: int) -> bytes: ...
+
+    def piece_index(self) -> object: ...
+
+    def generate(
+        self,
+        prompt_tokens: Sequence[int],
+        *,
+        max_tokens: int,
+        stop_ids: Collection[int] = (),
+        temperature: float = 0.0,
+        top_k: int = 40,
+        top_p: float = 0.95,
+        abort: threading.Event | None = None,
+        on_text: Callable[[str], bool] | None = None,
+        heal_text: str = "",
+    ) -> Generation: ...
+
+    def close(self) -> None: ...

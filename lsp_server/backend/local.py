@@ -118,6 +118,8 @@ def training_context_length(path: Path) -> int | None:
 class LocalBackend:
     """One llama.cpp model and context, with KV-prefix reuse between calls."""
 
+    supports_token_healing = True
+
     def __init__(self, model_path: str | Path, options: BackendOptions = BackendOptions()) -> None:
         self.model_path = Path(model_path)
         self.options = options

@@ -115,6 +115,20 @@ _SPECS: tuple[_Spec, ...] = (
     ),
 )
 
+FAMILY_NAMES = tuple(dict.fromkeys(spec.name for spec in _SPECS))
+
+
+def family_token_texts(name: str) -> tuple[str, ...]:
+    """Spellings of a named family's special tokens (for a vocabulary the client has to
+    imitate, e.g. an OpenAI-compatible server that takes text prompts)."""
+    specs = [spec for spec in _SPECS if spec.name == name]
+    if not specs:
+        raise ValueError(f"unknown model family {name!r}; choose one of {', '.join(FAMILY_NAMES)}.")
+    spec = specs[-1] if name == "codellama" else specs[0]  # CodeLlama's "<PRE>" spelling, as servers render it
+    texts = (spec.prefix, spec.suffix, spec.middle, spec.file_separator, spec.repo_name, *spec.needs, *spec.stops)
+    return tuple(dict.fromkeys(text for text in texts if text))
+
+
 _FIM_METADATA_KEYS = (
     ("tokenizer.ggml.fim_pre_token_id", "tokenizer.ggml.prefix_token_id"),
     ("tokenizer.ggml.fim_suf_token_id", "tokenizer.ggml.suffix_token_id"),

@@ -19,8 +19,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from lsp_server.backend.base import GenerationStats, StopReason
-from lsp_server.backend.local import LocalBackend
+from lsp_server.backend.base import Backend, GenerationStats, StopReason
 from lsp_server.engine.cache import CompletionCache
 from lsp_server.engine.context import ContextSelector, SourceDocument
 from lsp_server.engine.families import Family, Layout, detect_family
@@ -104,7 +103,7 @@ class CompletionEngine:
 
     def __init__(
         self,
-        backend: LocalBackend,
+        backend: Backend,
         family: Family | None = None,
         layout: Layout | None = None,
         use_cache: bool = True,
@@ -114,8 +113,9 @@ class CompletionEngine:
         self.family = family or detect_family(backend.token_id, backend.metadata)
         self.layout = layout
         self.use_cache = use_cache
-        self.token_healing = token_healing
-        if token_healing:
+        # A remote backend cannot constrain the first token; it gets the whole prompt.
+        self.token_healing = token_healing and getattr(backend, "supports_token_healing", True)
+        if self.token_healing:
             backend.piece_index()  # built now, on the loading thread, not on the first keystroke
         self.cache = CompletionCache()
         self._cache_lock = threading.Lock()
@@ -177,16 +177,19 @@ class CompletionEngine:
         abort = abort or threading.Event()
         prompt = self.build_prompt(request)
         context = self.postprocess_context(request, prompt)
-        tokens, heal_text = self.heal(prompt)
-        generation = self.backend.generate(
-            tokens,
-            max_tokens=request.settings.max_tokens,
-            stop_ids=prompt.stop_ids,
-            temperature=request.settings.temperature,
-            abort=abort,
-            on_text=StreamingStop(context).feed,
-            heal_text=heal_text,
-        )
+        if getattr(self.backend, "serves_infill", False):
+            generation = self._infill(request, prompt, StreamingStop(context).feed, abort)
+        else:
+            tokens, heal_text = self.heal(prompt)
+            generation = self.backend.generate(
+                tokens,
+                max_tokens=request.settings.max_tokens,
+                stop_ids=prompt.stop_ids,
+                temperature=request.settings.temperature,
+                abort=abort,
+                on_text=StreamingStop(context).feed,
+                heal_text=heal_text,
+            )
         stats = generation.stats
         if generation.stop_reason is StopReason.ABORTED:
             logger.info(
@@ -204,6 +207,26 @@ class CompletionEngine:
             self._store(request, text)
         return CompletionResult(
             self._suggestions(request, text), "model", generation.stats, generation.text, generation.stop_reason, prompt
+        )
+
+    def _infill(self, request: CompletionRequest, prompt: Prompt, on_text, abort: threading.Event):
+        """A remote server that knows the model's FIM tokens when seekcode does not (llama-server's
+        /infill) lays the prompt out itself: our budgeted prefix/suffix windows and other files' snippets."""
+        builder = self.builder(request.settings)
+        snippets = ()
+        if request.other_docs and builder.budget.context_tokens > 0:
+            snippets = self._selector.snippets_for(
+                request.uri, request.prefix, request.suffix, list(request.other_docs),
+                builder.budget.context_tokens, builder.count_tokens,
+            )
+        return self.backend.infill(
+            prompt.prefix_text,
+            prompt.suffix_text,
+            [(_display_path(snippet.path), snippet.text) for snippet in snippets],
+            max_tokens=request.settings.max_tokens,
+            temperature=request.settings.temperature,
+            abort=abort,
+            on_text=on_text,
         )
 
     def heal(self, prompt: Prompt) -> tuple[list[int], str]:

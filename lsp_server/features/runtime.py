@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lsp_server.backend.base import ModelLoadError
+from lsp_server.backend.base import Backend, BackendError, ModelLoadError
 from lsp_server.backend.local import BackendOptions, LocalBackend
 from lsp_server.backend.probe import ProbeOutcome, decide as decide_extra_buffer_types
 from lsp_server.engine.scheduler import Scheduler
@@ -25,6 +27,9 @@ from lsp_server.features.review import ReviewRequest, ReviewResult, review_all
 from lsp_server.features.review_model import LocalReviewModel
 from lsp_server.engine.families import Layout
 from lsp_server.settings import ModelChoice, Settings, resolve_layout, resolve_model
+
+if TYPE_CHECKING:
+    from lsp_server.backend.http import HttpOptions
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +61,35 @@ def probe_machine(settings: Settings, choice: ModelChoice) -> ProbeOutcome:
     from lsp_server import default_model
 
     return decide_extra_buffer_types(settings.extra_buffer_types, default_model.bundled_model_path() or choice.path)
+RemoteBackendFactory = Callable[["HttpOptions"], Backend]
+
+
+def http_options(settings: Settings, environ: Mapping[str, str] | None = None) -> "HttpOptions":
+    """Where and how to reach the inference server; the key from the environment first."""
+    from lsp_server.backend.http import HttpOptions
+
+    environ = os.environ if environ is None else environ
+    api_key = environ.get(settings.backend_api_key_env, "").strip() or settings.backend_api_key
+    return HttpOptions(
+        url=settings.backend_url or "",
+        api_key=api_key or None,
+        family=settings.backend_family,
+        model=settings.backend_model,
+        context_size=settings.context_size,
+        ca_bundle=settings.backend_ca_bundle,
+        allow_insecure=settings.backend_allow_insecure,
+        read_timeout=settings.backend_timeout,
+    )
+
+
+def open_http_backend(options: "HttpOptions") -> Backend:
+    from lsp_server.backend.http import HttpBackend
+
+    return HttpBackend(options)
+
+
+def remote_choice(settings: Settings) -> ModelChoice:
+    return ModelChoice(None, "remote")
 
 
 def engine_layout(settings: Settings, choice: ModelChoice) -> Layout | None:
@@ -76,12 +110,15 @@ class Runtime:
         backend_factory: BackendFactory = LocalBackend,
         environ: Mapping[str, str] | None = None,
         probe: Probe = probe_machine,
+        remote_factory: RemoteBackendFactory = open_http_backend,
     ) -> None:
         self.scheduler = Scheduler()
         self._backend_factory = backend_factory
         self._probe = probe
         self.probe_outcome: ProbeOutcome | None = None
         self._notices_given: set[str | None] = set()
+        self._remote_factory = remote_factory
+        self.last_backend_error: BackendError | None = None
         self._environ = environ
         self._engine: CompletionEngine | None = None
         self._engine_lock = threading.Lock()
@@ -92,21 +129,29 @@ class Runtime:
     @staticmethod
     def model_key(settings: Settings, choice: ModelChoice) -> tuple[object, ...]:
         """What a loaded model depends on; a settings change that alters it needs a reload."""
+        remote = (settings.backend_url, settings.backend_api_key_env, settings.backend_api_key, settings.backend_family,
+                  settings.backend_model, settings.backend_allow_insecure, settings.backend_ca_bundle,
+                  settings.backend_timeout) if settings.backend_url else None
         return (str(choice.path), settings.context_size, settings.threads, settings.batch_size,
-                resolve_layout(settings, choice), settings.extra_buffer_types)
+                resolve_layout(settings, choice), settings.extra_buffer_types, remote)
+
+    def choose(self, settings: Settings) -> ModelChoice:
+        return remote_choice(settings) if settings.backend_url else resolve_model(settings, self._environ)
 
     def needs_reload(self, settings: Settings) -> bool:
-        return self.model_key(settings, resolve_model(settings, self._environ)) != self._loaded_key
+        return self.model_key(settings, self.choose(settings)) != self._loaded_key
 
     def load(self, settings: Settings) -> Future[LoadOutcome | None]:
         """Load (or reload) the model the settings resolve to; a newer load supersedes."""
-        choice = resolve_model(settings, self._environ)
+        choice = self.choose(settings)
         self.state = ModelState.LOADING
         return self.scheduler.submit(MODEL_JOB_KEY, lambda abort: self._load(settings, choice))
 
     def _load(self, settings: Settings, choice: ModelChoice) -> LoadOutcome:
         self._unload()
         key = self.model_key(settings, choice)
+        if settings.backend_url:
+            return self._connect(settings, choice, key)
         if choice.path is None:
             error = ModelLoadError(
                 "No model is configured: set 'seekcode.model' (or SEEKCODE_MODEL) to a GGUF file, "
@@ -130,6 +175,21 @@ class Runtime:
         description = f"family {self._engine.family.name}, layout {layout}"
         logger.info("loaded %s (%s) as %s", choice.path, choice.source, description)
         return self._record(LoadOutcome(ModelState.READY, choice, description=description, notice=notice), key)
+
+    def _connect(self, settings: Settings, choice: ModelChoice, key: tuple[object, ...]) -> LoadOutcome:
+        """The remote backend: reach the server, learn its tokens, build the engine on it."""
+        try:
+            backend = self._remote_factory(http_options(settings, self._environ))
+            engine = CompletionEngine(backend, layout=engine_layout(settings, choice))
+        except (ModelLoadError, BackendError) as error:
+            failure = error if isinstance(error, ModelLoadError) else ModelLoadError(str(error), error.reason)
+            return self._record(LoadOutcome(ModelState.FAILED, choice, failure), key)
+        with self._engine_lock:
+            self._engine = engine
+        layout = (engine.layout or engine.family.layout).value
+        description = f"{getattr(backend, 'description', 'remote server')}; family {engine.family.name}, layout {layout}"
+        logger.info("connected to %s", description)
+        return self._record(LoadOutcome(ModelState.READY, choice, description=description), key)
 
     def _record(self, outcome: LoadOutcome, key: tuple[object, ...]) -> LoadOutcome:
         self._loaded_key = key
@@ -164,7 +224,15 @@ class Runtime:
         if engine is None:
             return CompletionResult.empty("no-model")
         logger.info("completion for %s started on the worker", request.uri)
-        return engine.complete(request, abort)
+        try:
+            result = engine.complete(request, abort)
+        except BackendError as error:  # a remote failure: no suggestion, one message, keep serving
+            logger.warning("completion failed: %s (%s)", error, error.reason)
+            self.last_backend_error = error
+            return CompletionResult.empty("backend-error")
+        if result.source == "model":
+            self.last_backend_error = None
+        return result
 
     def review(self, key: str, request: ReviewRequest) -> Future[ReviewResult | None]:
         """Review on the worker as a background job: completions preempt it; a newer review of `key` supersedes."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -35,6 +36,7 @@ MAX_OTHER_DOCUMENTS = 8
 COMPLETION_JOB_KEY = "completion"
 SERVER_VERSION = "0.1.0"
 LABEL_LENGTH = 60
+RECONNECT_SECONDS = 15.0  # a remote server that was down at start is tried again this often
 
 
 class SeekcodeServer(LanguageServer):
@@ -56,6 +58,8 @@ class SeekcodeServer(LanguageServer):
         self.review = ReviewController(self)
         # Each returns code actions for (server, CodeActionParams); the one handler lists them all.
         self.code_action_providers = [lambda ls, params: ls.review.code_actions(params)]
+        self._backend_outage = False  # a remote failure was shown; quiet until a completion works again
+        self._last_connect = 0.0
 
     # -- errors -------------------------------------------------------------
 
@@ -94,7 +98,26 @@ class SeekcodeServer(LanguageServer):
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         self._reported_failure = None
+        self._backend_outage = False
+        self._last_connect = time.monotonic()
         self._load_task = asyncio.ensure_future(self._load_model())
+
+    def maybe_reconnect(self) -> None:
+        """A remote server that could not be reached is tried again, at most every RECONNECT_SECONDS
+        (the same failure is not shown twice)."""
+        if not self.settings.backend_url or time.monotonic() - self._last_connect < RECONNECT_SECONDS:
+            return
+        if self._load_task is not None and not self._load_task.done():
+            return
+        self._last_connect = time.monotonic()
+        self._load_task = asyncio.ensure_future(self._load_model())
+
+    def report_backend_failure(self, message: str) -> None:
+        """One message per outage of the remote server; the editor keeps getting (empty) answers."""
+        if self._backend_outage:
+            return
+        self._backend_outage = True
+        self.show_message(f"seekcode: {message}", types.MessageType.Warning)
 
     async def _load_model(self) -> None:
         future = self.runtime.load(self.settings)
@@ -110,6 +133,8 @@ class SeekcodeServer(LanguageServer):
             self.show_message(f"seekcode: {outcome.notice}", types.MessageType.Warning)
         if outcome.state is ModelState.FAILED and outcome.error is not None:
             self.report_model_failure(str(outcome.error))
+        elif outcome.state is ModelState.READY and outcome.choice.source == "remote":
+            self.show_log(f"seekcode: connected to {outcome.description}")
         elif outcome.state is ModelState.READY:
             self.show_log(f"seekcode: loaded {outcome.choice.path} ({outcome.choice.source}; {outcome.description})")
 
@@ -169,6 +194,7 @@ class SeekcodeServer(LanguageServer):
         if not self.settings.is_enabled_for(document.language_id):
             return [], index
         if self.runtime.state is ModelState.FAILED:
+            self.maybe_reconnect()
             return [], index
         version = document.version
         result = self.runtime.cached(request)
@@ -186,6 +212,10 @@ class SeekcodeServer(LanguageServer):
             return [], index  # superseded, or the text moved on while the model ran
         if result.source == "no-model" and self.runtime.last_outcome and self.runtime.last_outcome.error:
             self.report_model_failure(str(self.runtime.last_outcome.error))
+        if result.source == "backend-error" and self.runtime.last_backend_error is not None:
+            self.report_backend_failure(str(self.runtime.last_backend_error))
+        elif result.source == "model":
+            self._backend_outage = False
         return result.suggestions, index
 
     def lsp_range(self, index: LineIndex, start: int, end: int) -> types.Range:
