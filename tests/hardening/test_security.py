@@ -7,6 +7,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,46 @@ def test_the_server_opens_no_network_socket_without_the_http_backend(model, bund
         assert inet_sockets(client.process.pid) == []
     finally:
         client.shutdown()
+
+
+def remote_endpoints(rows: list[str]) -> set[str]:
+    """`ip:port` of each socket's remote end (the kernel writes them in hex, little-endian IPv4)."""
+    endpoints = set()
+    for row in rows:
+        remote = row.split(": ", 1)[1].split()[2]
+        address, port = remote.split(":")
+        if len(address) == 8:
+            octets = [str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0)]
+            endpoints.add(f"{'.'.join(octets)}:{int(port, 16)}")
+        else:
+            endpoints.add(f"[{address}]:{int(port, 16)}")
+    return endpoints
+
+
+def test_with_the_http_backend_the_only_socket_goes_to_the_configured_address(tmp_path):
+    """A real server on loopback that holds the reply open, so the connection can be seen."""
+    from tests.http.scripted_server import ScriptedServer
+
+    remote = ScriptedServer(text="return x + 1\n")
+    remote.mode = "hang"
+    client = LspClient(["--model", str(tmp_path / "absent.gguf")], env={"SEEKCODE_MODEL": ""},
+                       log_path=tmp_path / "server.log")
+    try:
+        client.initialize(initialization_options={"backend": {"url": remote.url, "timeout": 30}})
+        client.wait_notification("window/logMessage", 60, lambda m: "connected to" in m["params"]["message"])
+        client.open(URI, "def add(x):\n    ")
+        pending = client.inline_async(URI, 1, 4)
+        deadline = time.monotonic() + 60
+        while not remote.completion_requests() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert remote.completion_requests(), "the completion never reached the remote server"
+        rows = [row for row in inet_sockets(client.process.pid) if row.split(": ", 1)[1].split()[3] == "01"]  # ESTABLISHED
+        port = remote.url.split(":")[2].split("/")[0]
+        assert remote_endpoints(rows) == {f"127.0.0.1:{port}"}
+        client.notify("$/cancelRequest", {"id": pending})
+    finally:
+        client.shutdown()
+        remote.close()
 
 
 class _Payload:
