@@ -10,6 +10,7 @@ from pathlib import Path
 
 from convert.errors import ConvertError
 from convert.tensors import OUTTYPES
+from model.termination import terminate_as_interrupt
 
 log = logging.getLogger("convert")
 
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
+    terminate_as_interrupt()  # SIGTERM cleans up the temporary output like Ctrl-C
     try:
         return run(args)
     except ConvertError as err:

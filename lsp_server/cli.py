@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lsp_server.cli_review import add_review_parser, run_review
+from lsp_server.display import SafeFormatter
 from lsp_server.settings import EXTRA_BUFFER_TYPES, FIM_LAYOUTS, Settings, SettingsError
 
 logger = logging.getLogger("lsp_server")
@@ -229,7 +230,10 @@ def configure_logging(args: argparse.Namespace) -> None:
         level = logging.WARNING if args.command is None else logging.CRITICAL
     else:
         level = logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, handlers=handlers, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    formatter = SafeFormatter("%(asctime)s %(name)s %(levelname)s %(message)s")  # no raw escapes from models
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=level, handlers=handlers)
     logging.getLogger("pygls").setLevel(max(level, logging.WARNING))
 
 

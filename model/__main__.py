@@ -13,6 +13,8 @@ import importlib
 import logging
 import sys
 
+from model.termination import terminate_as_interrupt
+
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("model.generate", "generate a continuation of a prompt with a checkpoint"),
@@ -42,8 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    terminate_as_interrupt()  # SIGTERM cleans up a half-saved checkpoint like Ctrl-C
     try:
         return module.run(args)
+    except KeyboardInterrupt:
+        print(f"{args.command}: interrupted; existing outputs were left as they were.", file=sys.stderr)
+        return 130
     except (ValueError, OSError, KeyError, RuntimeError) as err:  # ConfigError, CheckpointError, bad files
         log.debug("%s failed", args.command, exc_info=True)
         message = str(err).strip() or type(err).__name__

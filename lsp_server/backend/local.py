@@ -89,7 +89,14 @@ class BackendOptions:
 
 def check_gguf_file(path: Path) -> None:
     """Raise ModelLoadError with an actionable sentence if `path` is not a readable GGUF."""
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as error:  # a folder on the way we may not search
+        raise ModelLoadError(
+            f"Model file {path} cannot be reached ({error.strerror}); check the permissions of its folders.",
+            str(error),
+        ) from None
+    if not exists:
         raise ModelLoadError(
             f"Model file {path} does not exist; set 'seekcode.model' or SEEKCODE_MODEL to a GGUF file.",
         )
@@ -655,6 +662,11 @@ def _load_llama(model_path: Path, options: BackendOptions, warm_places: int = 0)
                 n_ubatch=options.batch_size,
                 seed=options.seed,
                 logits_all=False,
+                # Read, not mapped: a model file truncated in place while serving (`cp` or
+                # `curl -o` over it) would otherwise kill the server with SIGBUS. The CPU
+                # backend repacks the weights into its own buffers anyway, so the resident
+                # size is the same (Qwen2.5-Coder-0.5B Q4_K_M: 570 vs 596 MB).
+                use_mmap=False,
                 verbose=False,
             )
     except Exception as error:  # llama.cpp reports every load failure as a bare ValueError

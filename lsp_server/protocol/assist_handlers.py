@@ -195,7 +195,8 @@ async def tests_workspace_edit(ls, argument: dict[str, Any]) -> tuple[dict[str, 
     offset = _offset(ls, text, argument.get("position") or {})
     path = Path(to_fs_path(uri) or uri)
     root = workspace_root(ls, path)
-    run = bool(argument.get("run", ls.settings.tests_run))
+    # Generated code runs only under the tests.run setting; the argument can turn a run off, never on.
+    run = ls.settings.tests_run and bool(argument.get("run", True))
     try:
         plan = plan_tests(path, text, offset, language, root, argument.get("framework") or "auto")
         inside_root(plan.test_path, root)

@@ -52,6 +52,9 @@ class DocumentStore:
     def close(self, uri: str) -> None:
         self._documents.pop(uri, None)
 
+    def __len__(self) -> int:
+        return len(self._documents)
+
     def get(self, uri: str) -> Document | None:
         return self._documents.get(uri)
 

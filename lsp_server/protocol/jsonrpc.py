@@ -4,14 +4,19 @@ pygls logs and drops messages it cannot parse or whose params do not match the L
 types, which leaves the client waiting forever. This protocol subclass answers them:
 unparsable JSON -> ParseError (id null), a request whose params do not fit ->
 InvalidParams, a message that is not JSON-RPC 2.0 -> InvalidRequest, a request after
-`shutdown` -> InvalidRequest. Documents are kept in our own `DocumentStore` (one
+`shutdown` -> InvalidRequest. When the client goes away without reading its replies
+(stdin EOF, Neovim's `:qa!` not waiting for the shutdown reply), writes are dropped with
+one log line instead of BrokenPipeError tracebacks. Documents are kept in our own `DocumentStore` (one
 source of truth, converted through `positions`), not in pygls' workspace.
 """
 
 from __future__ import annotations
 
+import errno
+import inspect
 import json
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,15 +44,71 @@ class _UnreadableRequest:
     jsonrpc: str = "2.0"
 
 
-class SeekcodeProtocol(LanguageServerProtocol):
-    def structure_message(self, data: dict[str, Any]):
+class ClientWriter:
+    """pygls' writer, quiet once the client has stopped reading.
+
+    An editor that exits without waiting for replies closes the pipe; every later write
+    would raise BrokenPipeError, which pygls logs as a traceback per message. The first
+    failure is logged in one line; the stream is pointed at /dev/null so the buffered
+    bytes pygls still holds cannot fail again at close or at interpreter exit.
+    """
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+        self.client_gone = False
+
+    def write(self, data: bytes) -> Any:
+        if self.client_gone:
+            return None
         try:
-            return super().structure_message(data)
+            result = self._writer.write(data)
+        except (OSError, ValueError) as error:  # EPIPE/ECONNRESET; ValueError: closed file
+            self._lose_client(error)
+            return None
+        return result if inspect.isawaitable(result) else None
+
+    def close(self) -> Any:
+        try:
+            return self._writer.close()
+        except (OSError, ValueError) as error:
+            self._lose_client(error)
+            return None
+
+    def _lose_client(self, error: BaseException) -> None:
+        if not self.client_gone:
+            self.client_gone = True
+            reason = errno.errorcode.get(getattr(error, "errno", None) or 0, "closed stream")
+            logger.info("the client closed the connection (%s); messages to it are dropped", reason)
+        stream = getattr(self._writer, "_stdout", None)  # pygls' StdoutWriter keeps the stream here
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, stream.fileno())
+            finally:
+                os.close(devnull)
+        except (AttributeError, OSError, ValueError):
+            pass
+
+
+class SeekcodeProtocol(LanguageServerProtocol):
+    def set_writer(self, writer: Any, include_headers: bool = True) -> None:
+        super().set_writer(ClientWriter(writer), include_headers)
+
+    def structure_message(self, data: dict[str, Any]):
+        if "jsonrpc" in data and data["jsonrpc"] != self.VERSION:
+            return data  # not JSON-RPC 2.0 (`"jsonrpc": 2`, `""`): answered InvalidRequest below, not InvalidParams
+        try:
+            structured = super().structure_message(data)
         except JsonRpcException as error:
             if isinstance(data, dict) and "id" in data and "method" in data:
                 message = f"Invalid params for {data.get('method')}: the request does not match the LSP schema."
                 return _UnreadableRequest(data["id"], str(data["method"]), JsonRpcInvalidParams(message))
             raise error
+        if _is_request(data) and not hasattr(structured, "id"):
+            # A notification method sent with an id: pygls would run it and never answer.
+            message = f"Invalid request: {data['method']} is a notification; send it without an id."
+            return _UnreadableRequest(data["id"], str(data["method"]), JsonRpcInvalidRequest(message))
+        return structured
 
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _UnreadableRequest):
@@ -117,5 +178,13 @@ class SeekcodeProtocol(LanguageServerProtocol):
         yield from ()
 
 
+def _is_request(data: Any) -> bool:
+    """A JSON-RPC 2.0 message with a method and a non-null id."""
+    return (isinstance(data, dict) and data.get("jsonrpc") == SeekcodeProtocol.VERSION
+            and data.get("id") is not None and isinstance(data.get("method"), str))
+
+
 def is_json_decode_error(error: BaseException) -> bool:
-    return isinstance(error, json.JSONDecodeError) or isinstance(error.__cause__, json.JSONDecodeError)
+    """Unparsable JSON, or a body that is not UTF-8 (json.loads decodes bytes first)."""
+    unparsable = (json.JSONDecodeError, UnicodeDecodeError)
+    return isinstance(error, unparsable) or isinstance(error.__cause__, unparsable)

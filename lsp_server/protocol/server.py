@@ -17,9 +17,11 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
+from lsp_server.display import for_display
 from lsp_server.engine.context import SourceDocument
 from lsp_server.features.completion import CompletionRequest, CompletionResult, CompletionSuggestion
 from lsp_server.features.runtime import LoadOutcome, ModelState, Runtime
+from lsp_server.protocol.debug import debug_requests_enabled, register_debug_requests
 from lsp_server.protocol.documents import Document, DocumentStore
 from lsp_server.protocol.jsonrpc import SeekcodeProtocol, is_json_decode_error
 from lsp_server.protocol.positions import LineIndex, Position, PositionEncoding, PositionError, negotiate_encoding
@@ -159,10 +161,10 @@ class SeekcodeServer(LanguageServer):
         self.show_message(f"seekcode: {message}", types.MessageType.Error)
 
     def show_message(self, message: str, kind: types.MessageType) -> None:
-        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        self.window_show_message(types.ShowMessageParams(type=kind, message=for_display(message)))
 
     def show_log(self, message: str) -> None:
-        self.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=message))
+        self.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=for_display(message)))
 
     # -- completion ---------------------------------------------------------
 
@@ -350,6 +352,8 @@ def build_server(base_settings: Settings, runtime: Runtime | None = None) -> See
 
     register_assist(server)  # docstring/tests code actions, resolvers and commands
 
+    if debug_requests_enabled():
+        register_debug_requests(server)  # SEEKCODE_DEBUG_REQUESTS=1: test-only, read-only requests
     return server
 
 

@@ -19,6 +19,7 @@ from lsp_server.engine.postprocess.block_indentation import stop_at_block_end
 from lsp_server.engine.postprocess.block_syntax import stop_at_syntax_block_end
 from lsp_server.engine.postprocess.bracket_balance import balance_brackets
 from lsp_server.engine.postprocess.bracket_space import drop_space_after_opener
+from lsp_server.engine.postprocess.control_characters import cut_at_control_character
 from lsp_server.engine.postprocess.drop_empty import drop_empty
 from lsp_server.engine.postprocess.held_back import drop_held_back
 from lsp_server.engine.postprocess.indentation_style import keep_indentation_style
@@ -34,6 +35,7 @@ PIPELINE: tuple[Filter, ...] = (
     drop_held_back,  # the whitespace the prompt left for the model to write
     drop_space_after_opener,  # `print( x` when the file writes `print(x`
     strip_special_tokens,  # everything after a leaked <|file_sep|> etc. is another place
+    cut_at_control_character,  # an escape, NUL or bell is garbage, never code
     keep_single_line,  # single-line mode: the rest of the cursor's line only
     cut_repetition,  # loops before anything measures blocks in them
     stop_at_block_end,  # indentation leaves the cursor's block

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import re
 
 from lsp_server.engine.postprocess.base import Context, Mode, Suggestion
 
@@ -47,6 +48,15 @@ def grammar(language: str):
         return None
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _utf8(text: str) -> bytes:
+    """UTF-8 for the parser; a lone surrogate (legal in an LSP document, not in UTF-8)
+    becomes U+FFFD, also one character of three bytes, so offsets stay put."""
+    return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
 def syntax_block_end(prefix: str, text: str, suffix: str, language: str) -> int | None:
     """Characters of `text` up to where the statement/block enclosing the cursor ends."""
     language_object = grammar(language)
@@ -54,11 +64,11 @@ def syntax_block_end(prefix: str, text: str, suffix: str, language: str) -> int 
         return None
     import tree_sitter
 
-    prefix_bytes = prefix.encode("utf-8")
-    text_bytes = text.encode("utf-8")
+    prefix_bytes = _utf8(prefix)
+    text_bytes = _utf8(text)
     cursor = len(prefix_bytes)
     end = cursor + len(text_bytes)
-    tree = tree_sitter.Parser(language_object).parse(prefix_bytes + text_bytes + suffix.encode("utf-8"))
+    tree = tree_sitter.Parser(language_object).parse(prefix_bytes + text_bytes + _utf8(suffix))
     node = tree.root_node.descendant_for_byte_range(cursor, cursor)
     while node is not None:
         if node.start_byte < cursor < node.end_byte and node.type.endswith(_STOP_SUFFIXES):
