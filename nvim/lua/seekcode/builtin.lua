@@ -89,17 +89,18 @@ function M.current_text(bufnr)
     return nil
   end
   local details = marks[1][4]
-  local parts = {}
-  for _, chunk in ipairs(details.virt_text or {}) do
-    table.insert(parts, chunk[1])
-  end
-  local lines = { table.concat(parts) }
-  for _, line in ipairs(details.virt_lines or {}) do
-    local chunks = {}
-    for _, chunk in ipairs(line) do
-      table.insert(chunks, chunk[1])
+  local function text_of(chunks) -- the item's text, without the " (1/2)" hint (ComplHintMore)
+    local parts = {}
+    for _, chunk in ipairs(chunks or {}) do
+      if chunk[2] ~= 'ComplHintMore' then
+        table.insert(parts, chunk[1])
+      end
     end
-    table.insert(lines, table.concat(chunks))
+    return table.concat(parts)
+  end
+  local lines = { text_of(details.virt_text) }
+  for _, line in ipairs(details.virt_lines or {}) do
+    table.insert(lines, text_of(line))
   end
   return table.concat(lines, '\n')
 end
