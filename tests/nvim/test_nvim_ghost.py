@@ -46,15 +46,15 @@ def test_text_after_the_cursor_stays_visible(editor):
     editor.nvim.input("ix")
     suggestion = editor.wait_suggestion()
     _, row, col, details = editor.ghost_extmarks()[0]
+    assert (row, col) == (5, len("items = [x"))
+    # Neovim 0.12 draws a ranged item as an overlay; the plugin drops the server's empty range.
     assert details["virt_text_pos"] == "inline"
     first = suggestion.split("\n")[0]
     assert editor.screen_row(6) == "items = [x" + first + "]"
 
     editor.nvim.input("<Tab>")
-    editor.wait(lambda: editor.lines()[5] == "items = [x" + suggestion.split("\n")[0] + "]"
-                or editor.lines()[5].endswith("]") and "x" + first in editor.lines()[5],
-                "the suggestion inserted before the bracket")
-    assert editor.lines()[5] == "items = [x" + first + ("]" if "\n" not in suggestion else "")
+    expected = source.splitlines()[:5] + ("items = [x" + suggestion + "]").split("\n")
+    editor.wait(lambda: editor.lines() == expected, "the suggestion inserted before the bracket")
 
 
 def test_accept_word_then_line(editor):
