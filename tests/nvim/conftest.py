@@ -141,7 +141,7 @@ def start_editor(nvim_version, tmp_path, monkeypatch):
     monkeypatch.chdir(workspace)
     editors: list[Editor] = []
 
-    def start(before_setup=()) -> Editor:
+    def start(before_setup=(), **options) -> Editor:
         nvim = pynvim.attach("child", argv=[
             str(binary), "--embed", "--headless", "--clean", "-n", "-i", "NONE",
             "--cmd", f"set rtp^={PLUGIN}",
@@ -151,7 +151,7 @@ def start_editor(nvim_version, tmp_path, monkeypatch):
         editors.append(editor)
         for command in before_setup:
             nvim.command(command)
-        editor.lua("require('seekcode').setup(...)", setup_options(state))
+        editor.lua("require('seekcode').setup(...)", {**setup_options(state), **options})
         return editor
 
     yield start

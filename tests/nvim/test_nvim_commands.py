@@ -51,6 +51,16 @@ def test_statusline_toggle_and_restart(editor):
     assert editor.wait_suggestion()
 
 
+def test_setup_without_settings_sends_an_object(start_editor):
+    """An empty settings table must reach the server as {} (vim.json makes [] of an empty table)."""
+    editor = start_editor(settings={})
+    editor.open("plain.py", "x = 1\n")
+    editor.wait(lambda: editor.lua("return require('seekcode').statusline()") == "seekcode", "the model to load")
+    messages = editor.nvim.funcs.execute("messages")
+    assert "seekcode:" not in messages, messages
+    assert "initializationOptions" not in editor.server_log()
+
+
 def test_docstring_command_inserts_a_docstring(editor):
     editor.open("area.py", FUNCTION)
     require_command(editor, "seekcode.generateDocstring")

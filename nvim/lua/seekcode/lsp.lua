@@ -68,13 +68,18 @@ local function shape_inline_requests(client)
   end
 end
 
+--- {settings} as a JSON object even when empty (vim.json encodes an empty table as []).
+local function object(settings)
+  return next(settings or {}) and settings or vim.empty_dict()
+end
+
 function M.setup(options)
   vim.lsp.config(M.name, {
     cmd = config.server_cmd(),
     filetypes = options.filetypes,
     root_markers = options.root_markers,
-    init_options = options.settings,
-    settings = { seekcode = options.settings },
+    init_options = object(options.settings),
+    settings = { seekcode = object(options.settings) },
     on_init = function(client)
       shape_inline_requests(client)
     end,
