@@ -36,6 +36,11 @@ def nvim_version(request) -> str:
     return request.param
 
 
+@pytest.fixture
+def nvim_binary(nvim_version) -> Path:
+    return editor_binary(nvim_version)
+
+
 class Editor:
     """One Neovim process with the plugin set up against a real server."""
 

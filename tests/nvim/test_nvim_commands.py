@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+PLUGIN = Path(__file__).resolve().parents[2] / "nvim"
 
 FUNCTION = '''import math
 
@@ -93,3 +97,22 @@ def test_commands_need_a_server_that_offers_them(editor):
     editor.nvim.command("enew")
     editor.nvim.command("SeekcodeDocstring")  # no client attached: a warning, no error
     assert editor.lua("return require('seekcode.commands').last['seekcode.generateDocstring']") is None
+
+
+def test_setup_after_startup_defines_commands(nvim_binary, tmp_path, monkeypatch):
+    """lazy.nvim and vim.pack put nvim/ on 'runtimepath' after startup: setup() defines the commands."""
+    pynvim = pytest.importorskip("pynvim")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    nvim = pynvim.attach("child", argv=[str(nvim_binary), "--embed", "--headless", "--clean", "-n"])
+    try:
+        nvim.exec_lua("vim.opt.rtp:append(...)", str(PLUGIN))
+        assert nvim.funcs.exists(":SeekcodeReview") == 0
+        nvim.exec_lua("require('seekcode').setup({ cmd = { 'seekcode-lsp-not-installed' } })")
+        for command in ("SeekcodeDocstring", "SeekcodeTests", "SeekcodeReview", "SeekcodeToggle",
+                        "SeekcodeRestart", "SeekcodeLog"):
+            assert nvim.funcs.exists(":" + command) == 2, command
+        nvim.command("checkhealth seekcode")
+        report = "\n".join(nvim.current.buffer[:])
+        assert "server command not found: seekcode-lsp-not-installed" in report
+    finally:
+        nvim.close()

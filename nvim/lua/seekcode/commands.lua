@@ -119,4 +119,39 @@ function M.log()
   vim.cmd('normal! G')
 end
 
+local function needs_setup(fn)
+  return function(opts)
+    if not require('seekcode').did_setup then
+      vim.notify('seekcode: call require("seekcode").setup() first (:help seekcode-setup).', vim.log.levels.WARN)
+      return
+    end
+    fn(opts)
+  end
+end
+
+--- Defines the :Seekcode* user commands (plugin/seekcode.lua and setup() both call it).
+function M.define()
+  local command = vim.api.nvim_create_user_command
+  command('SeekcodeDocstring', needs_setup(M.docstring),
+    { bang = true, desc = 'seekcode: docstring for the function at the cursor (! replaces one)' })
+  command('SeekcodeTests', needs_setup(M.tests),
+    { nargs = '?', desc = 'seekcode: unit tests for the function at the cursor [FRAMEWORK]' })
+  command('SeekcodeReview', needs_setup(M.review), {
+    nargs = '*',
+    range = true,
+    complete = function()
+      return { 'function', 'file', 'diff' }
+    end,
+    desc = 'seekcode: review the function, file, diff or lines; findings go to vim.diagnostic',
+  })
+  command('SeekcodeToggle', needs_setup(function()
+    local on = require('seekcode').toggle()
+    vim.notify('seekcode: ghost text ' .. (on and 'on' or 'off'))
+  end), { desc = 'seekcode: turn ghost text on or off' })
+  command('SeekcodeRestart', needs_setup(function()
+    lsp.restart()
+  end), { desc = 'seekcode: restart the server' })
+  command('SeekcodeLog', M.log, { desc = 'seekcode: open the server log' })
+end
+
 return M

@@ -52,6 +52,7 @@ function M.setup(opts)
       end
     end,
   })
+  require('seekcode.commands').define()
   require('seekcode.status').setup()
   require('seekcode.keymaps').setup(options.keymaps or {})
   require('seekcode.lsp').setup(options)
