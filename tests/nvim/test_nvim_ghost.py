@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 DEMO = (Path(__file__).resolve().parents[2] / "examples" / "demo.py").read_text(encoding="utf-8")
 DEMO_LINE = 13  # `        ` inside the for loop of main(); the README's `make demo` position
 
@@ -38,22 +40,24 @@ def test_ghost_text_appears_as_extmark_and_tab_accepts(editor):
     assert editor.nvim.api.get_mode()["mode"] == "i"
 
 
-def test_text_after_the_cursor_stays_visible(editor):
-    """A closing bracket after the cursor: the suggestion is drawn inline before it, not over it."""
-    source = "def squares(n):\n    result = []\n    return [x * x for x in range(n)]\n\n\nitems = []\n"
+@pytest.mark.parametrize("before", ["items = [", 'noms = ["é", "ö", '], ids=["ascii", "accents"])
+def test_text_after_the_cursor_stays_visible(editor, before):
+    """A closing bracket after the cursor: the suggestion is drawn inline before it, not over it; with
+    é and ö earlier on the line (two bytes each in Neovim) it lands at the cursor too."""
+    source = f"def squares(n):\n    result = []\n    return [x * x for x in range(n)]\n\n\n{before}]\n"
     editor.open("brackets.py", source)
-    editor.nvim.funcs.cursor(6, 10)  # between `[` and `]`
+    editor.nvim.funcs.cursor(6, len(before.encode()) + 1)  # on the `]`
     editor.nvim.input("ix")
     suggestion = editor.wait_suggestion()
     _, row, col, details = editor.ghost_extmarks()[0]
-    assert (row, col) == (5, len("items = [x"))
+    assert (row, col) == (5, len((before + "x").encode()))
     # Neovim 0.12 draws a ranged item as an overlay; the plugin drops the server's empty range.
     assert details["virt_text_pos"] == "inline"
     first = suggestion.split("\n")[0]
-    assert editor.screen_row(6) == "items = [x" + first + "]"
+    assert editor.screen_row(6) == before + "x" + first + "]"
 
     editor.nvim.input("<Tab>")
-    expected = source.splitlines()[:5] + ("items = [x" + suggestion + "]").split("\n")
+    expected = source.splitlines()[:5] + (before + "x" + suggestion + "]").split("\n")
     editor.wait(lambda: editor.lines() == expected, "the suggestion inserted before the bracket")
 
 
