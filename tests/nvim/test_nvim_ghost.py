@@ -40,6 +40,20 @@ def test_ghost_text_appears_as_extmark_and_tab_accepts(editor):
     assert editor.nvim.api.get_mode()["mode"] == "i"
 
 
+def test_extmark_renderer_on_request(start_editor):
+    """ghost_text = 'extmark' uses the plugin's own renderer on 0.12 too (the 0.11 one)."""
+    editor = start_editor(ghost_text="extmark")
+    assert not editor.uses_builtin()
+    editor.open("demo.py", DEMO)
+    before = editor.lines()
+    type_at_end_of(editor, DEMO_LINE, "i")
+    suggestion = editor.wait_suggestion()
+    assert len(editor.ghost_extmarks()) == 1
+    editor.nvim.input("<Tab>")
+    expected = before[: DEMO_LINE - 1] + (before[DEMO_LINE - 1] + "i" + suggestion).split("\n")
+    editor.wait(lambda: editor.lines() == expected, "the accepted suggestion in the buffer")
+
+
 @pytest.mark.parametrize("before", ["items = [", 'noms = ["é", "ö", '], ids=["ascii", "accents"])
 def test_text_after_the_cursor_stays_visible(editor, before):
     """A closing bracket after the cursor: the suggestion is drawn inline before it, not over it; with
