@@ -67,6 +67,7 @@ class Runtime:
         self._engine: CompletionEngine | None = None
         self._engine_lock = threading.Lock()
         self._loaded_key: tuple[object, ...] | None = None
+        self._requested_key: tuple[object, ...] | None = None
         self.state = ModelState.NOT_LOADED
         self.last_outcome: LoadOutcome | None = None
 
@@ -77,11 +78,14 @@ class Runtime:
                 resolve_layout(settings, choice))
 
     def needs_reload(self, settings: Settings) -> bool:
-        return self.model_key(settings, resolve_model(settings, self._environ)) != self._loaded_key
+        # Against the last load asked for, finished or not: editors send didChangeConfiguration right
+        # after `initialized`, and the same settings must not start a second load of the same model.
+        return self.model_key(settings, resolve_model(settings, self._environ)) != self._requested_key
 
     def load(self, settings: Settings) -> Future[LoadOutcome | None]:
         """Load (or reload) the model the settings resolve to; a newer load supersedes."""
         choice = resolve_model(settings, self._environ)
+        self._requested_key = self.model_key(settings, choice)
         self.state = ModelState.LOADING
         return self.scheduler.submit(MODEL_JOB_KEY, lambda abort: self._load(settings, choice))
 
