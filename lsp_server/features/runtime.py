@@ -123,6 +123,7 @@ class Runtime:
         self._engine: CompletionEngine | None = None
         self._engine_lock = threading.Lock()
         self._loaded_key: tuple[object, ...] | None = None
+        self._requested_key: tuple[object, ...] | None = None
         self.state = ModelState.NOT_LOADED
         self.last_outcome: LoadOutcome | None = None
 
@@ -139,11 +140,14 @@ class Runtime:
         return remote_choice(settings) if settings.backend_url else resolve_model(settings, self._environ)
 
     def needs_reload(self, settings: Settings) -> bool:
-        return self.model_key(settings, self.choose(settings)) != self._loaded_key
+        # Against the last load asked for, finished or not: editors send didChangeConfiguration right
+        # after `initialized`, and the same settings must not start a second load of the same model.
+        return self.model_key(settings, self.choose(settings)) != self._requested_key
 
     def load(self, settings: Settings) -> Future[LoadOutcome | None]:
         """Load (or reload) the model the settings resolve to; a newer load supersedes."""
         choice = self.choose(settings)
+        self._requested_key = self.model_key(settings, choice)
         self.state = ModelState.LOADING
         return self.scheduler.submit(MODEL_JOB_KEY, lambda abort: self._load(settings, choice))
 

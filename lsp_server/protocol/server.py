@@ -263,7 +263,8 @@ def build_server(base_settings: Settings, runtime: Runtime | None = None) -> See
     async def initialized(ls: SeekcodeServer, params: types.InitializedParams) -> None:
         if ls.client_supports_configuration():
             ls.apply_settings(await ls.pull_configuration())
-        ls.start_model_load()
+        if ls.runtime.needs_reload(ls.settings):  # a didChangeConfiguration may have started this load
+            ls.start_model_load()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: SeekcodeServer, params: types.DidChangeConfigurationParams) -> None:
