@@ -25,8 +25,10 @@ setup: $(VENV)/.installed
 demo: setup
 	$(BIN)/seekcode-lsp complete examples/demo.py:13:9
 
+# scripts/install-vscode-e2e.sh: node, code-server, Chromium and Playwright for tests/vscode, and the .vsix.
 test: setup
-	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
+	scripts/install-vscode-e2e.sh $(BIN)/python
+	SEEKCODE_E2E_REQUIRED=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,127 @@
+"""The extension end to end: the built .vsix in code-server, in headless Chromium, talking to the
+real seekcode-lsp with the bundled model. Waits are on conditions; nothing here asserts a time.
+
+Run alone: PYTHONPATH=$PWD python -m pytest tests/vscode -x  (scripts/install-vscode-e2e.sh first).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from tests.vscode.conftest import ARTIFACTS
+from tests.vscode.workbench import (
+    MODEL_TIMEOUT_MS, UI_TIMEOUT_MS, go_to_line, notification, open_file, open_workbench, run_command, save,
+    status_item, wait_file, wait_ghost_text, watch_ghost_text,
+)
+
+pytestmark = pytest.mark.slow
+
+BUNDLED_MODEL_LABEL = "seekcode-coder-q8_0"
+GHOST_FILE = "ghost.py"
+# Typed after the file's last line; no brackets or quotes, so auto-closing leaves it as typed.
+GHOST_TYPED = "def add_three(a, b, c"
+DOCSTRING_FILE = "docstring.py"
+REVIEW_FILE = "review.py"
+
+
+def record_latency(milliseconds: float, ghost: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with (ARTIFACTS / "ghost-latency.jsonl").open("a") as out:
+        out.write(json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                              "keystroke_to_ghost_ms": round(milliseconds, 1), "ghost": ghost}) + "\n")
+    print(f"\nkeystroke -> ghost text: {milliseconds:.0f} ms ({ghost!r})")
+
+
+def skip_unless_offered(page, command: str) -> None:
+    """The extension says so when the server lacks a command; that is a skip with its reason."""
+    missing = notification(page, f"does not offer {re.escape(command)}")
+    if missing.count() and missing.is_visible():
+        pytest.skip(f"this seekcode-lsp does not advertise {command} in executeCommandProvider")
+
+
+def wait_model_loaded(page) -> None:
+    # The status bar names the model once the server has loaded it (its "loaded ..." log line).
+    status_item(page, BUNDLED_MODEL_LABEL).wait_for(timeout=MODEL_TIMEOUT_MS)
+
+
+def test_ghost_text_from_the_bundled_model_and_tab_accepts(vscode):
+    page = vscode.page
+    open_workbench(page, vscode.server.url)
+    open_file(page, GHOST_FILE)
+    wait_model_loaded(page)
+    before = (vscode.workspace / GHOST_FILE).read_text()
+    page.keyboard.press("Control+End")
+    watch_ghost_text(page)
+    page.keyboard.type(GHOST_TYPED, delay=40)
+    ghost, latency_ms = wait_ghost_text(page)
+    record_latency(latency_ms, ghost)
+    assert ghost.strip(), "ghost text was shown empty"
+
+    page.keyboard.press("Tab")
+    page.locator(".monaco-editor .ghost-text-decoration").first.wait_for(state="detached", timeout=UI_TIMEOUT_MS)
+    save(page)
+    after = (vscode.workspace / GHOST_FILE).read_text()
+    typed_up_to_cursor = before + GHOST_TYPED
+    # The buffer holds what was there, what was typed, then the suggestion that was shown.
+    assert after.startswith(typed_up_to_cursor), after
+    accepted = after[len(typed_up_to_cursor):]
+    assert accepted.strip(), f"Tab inserted nothing; file:\n{after}"
+    first_ghost_line = ghost.splitlines()[0].rstrip()
+    assert accepted.startswith(first_ghost_line), (accepted, ghost)
+
+
+def test_generate_docstring_inserts_it_under_the_def(vscode):
+    page = vscode.page
+    path = vscode.workspace / DOCSTRING_FILE
+    before = path.read_text()
+    open_file(page, DOCSTRING_FILE)
+    wait_model_loaded(page)
+    def_line = before.splitlines().index("def moving_average(values, window):") + 1
+    go_to_line(page, def_line + 2, 9)  # inside the body
+    run_command(page, "seekcode: Generate Docstring")
+    dirty = page.locator(".tabs-container .tab.active.dirty")
+    missing = notification(page, "does not offer")
+    dirty.or_(missing).first.wait_for(timeout=MODEL_TIMEOUT_MS)
+    skip_unless_offered(page, "seekcode.generateDocstring")
+    save(page)
+    after = wait_file(path, lambda text: text != before)
+    lines = after.splitlines()
+    def_index = lines.index("def moving_average(values, window):")
+    docstring_line = lines[def_index + 1]
+    assert re.match(r'^    [rbuRBU]?("""|\'\'\')', docstring_line), after
+    # Everything else is where it was: the docstring was inserted, nothing replaced.
+    original = before.splitlines()
+    body_start = lines.index(original[def_index + 1], def_index + 1)
+    assert lines[: def_index + 1] == original[: def_index + 1]
+    assert lines[body_start:] == original[def_index + 1 :]
+    assert all(line.startswith("    ") or not line.strip() for line in lines[def_index + 1 : body_start])
+
+
+def test_review_file_shows_a_diagnostic_in_the_problems_panel(vscode):
+    page = vscode.page
+    open_file(page, REVIEW_FILE)
+    wait_model_loaded(page)
+    run_command(page, "seekcode: Review File")
+    problems = page.locator(".markers-panel .monaco-list-row", has_text=re.compile("seekcode"))
+    missing = notification(page, "does not offer")
+    problems.or_(missing).first.wait_for(timeout=MODEL_TIMEOUT_MS)
+    skip_unless_offered(page, "seekcode.review")
+    row_text = problems.first.inner_text()
+    assert "seekcode" in row_text
+
+
+def test_missing_server_names_the_fix(vscode_without_server):
+    page = vscode_without_server.page
+    open_workbench(page, vscode_without_server.server.url)
+    toast = notification(page, "seekcode-lsp was not found")
+    toast.wait_for(timeout=UI_TIMEOUT_MS)
+    text = toast.inner_text()
+    assert "pip install seekcode" in text and "seekcode.server.command" in text
+    error_item = page.locator(".statusbar-item.error-kind", has_text="seekcode")
+    error_item.wait_for(timeout=UI_TIMEOUT_MS)
+    error_item.click()  # opens the log, which says where it looked
+    page.locator(".part.panel .monaco-editor .view-lines", has_text="Tried:").first.wait_for(timeout=UI_TIMEOUT_MS)
