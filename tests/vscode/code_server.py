@@ -47,6 +47,8 @@ USER_SETTINGS = {
     "editor.inlineSuggest.enabled": True,
     "editor.minimap.enabled": False,
     "git.enabled": False,
+    "chat.disableAIFeatures": True,
+    "workbench.secondarySideBar.defaultVisibility": "hidden",
     "seekcode.threads": 2,
 }
 

@@ -7,6 +7,7 @@ Screenshots of every page and the logs are saved under build/vscode-e2e/ when a 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -50,9 +51,12 @@ def browser(vsix):
 class Session:
     """One code-server with its own profile and a copy of the test workspace, and one page on it."""
 
-    def __init__(self, root: Path, browser, vsix: Path, settings: dict, path_prefix: list[str]) -> None:
+    def __init__(self, root: Path, browser, vsix: Path, settings: dict, path_prefix: list[str],
+                 prepare=None) -> None:
         self.workspace = root / "workspace"
         shutil.copytree(WORKSPACE_TEMPLATE, self.workspace)
+        if prepare is not None:
+            prepare(self.workspace)
         self.server = CodeServer(root=root, workspace=self.workspace)
         self.server.install(vsix, settings)
         self.server.start(path_prefix)
@@ -85,13 +89,28 @@ def _save_on_failure(request, session: Session) -> None:
         print(f"\nscreenshot and logs: {where}", file=sys.stderr)
 
 
+def workspace_server(workspace: Path) -> Path:
+    """workspace/.venv/bin/seekcode-lsp: this environment's server running this checkout's code.
+
+    The extension finds it as it finds a project's virtual environment. code-server replaces the
+    extension host's PATH with the login shell's, so PATH cannot carry it.
+    """
+    real = Path(sys.executable).parent / "seekcode-lsp"
+    launcher = workspace / ".venv" / "bin" / "seekcode-lsp"
+    launcher.parent.mkdir(parents=True)
+    launcher.write_text(
+        "#!/bin/sh\n"
+        f"PYTHONPATH={shlex.quote(str(REPO))} OMP_WAIT_POLICY=PASSIVE exec {shlex.quote(str(real))} \"$@\"\n"
+    )
+    launcher.chmod(0o755)
+    return launcher
+
+
 @pytest.fixture(scope="module")
 def vscode(tmp_path_factory, browser, vsix):
-    """The main session: seekcode-lsp found on PATH (this Python environment's bin first)."""
-    session = Session(
-        tmp_path_factory.mktemp("vscode"), browser, vsix, settings={},
-        path_prefix=[str(Path(sys.executable).parent)],
-    )
+    """The main session: seekcode-lsp found in the workspace's .venv."""
+    session = Session(tmp_path_factory.mktemp("vscode"), browser, vsix, settings={}, path_prefix=[],
+                      prepare=workspace_server)
     yield session
     session.close()
 

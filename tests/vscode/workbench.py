@@ -62,11 +62,16 @@ def open_file(page: Page, name: str) -> Locator:
 
 def run_command(page: Page, title: str) -> None:
     """Run a command from the palette by its full title, e.g. 'seekcode: Generate Docstring'."""
-    quick_input(page, "F1", title, title)
+    quick_input(page, "F1", f">{title}", title)
 
 
 def go_to_line(page: Page, line: int, column: int = 1) -> None:
-    quick_input(page, f"{MOD}+G", f"{line}:{column}", f"{line}")
+    page.keyboard.press(f"{MOD}+G")
+    box = page.locator(".quick-input-widget input")
+    box.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
+    box.fill(f":{line}:{column}")
+    page.keyboard.press("Enter")
+    page.locator(".quick-input-widget").wait_for(state="hidden", timeout=UI_TIMEOUT_MS)
 
 
 def save(page: Page) -> None:
