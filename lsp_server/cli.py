@@ -2,6 +2,9 @@
 
     seekcode-lsp [--model M] [--ctx-size N] [--threads N] ...      serve on stdin/stdout
     seekcode-lsp complete FILE:LINE:COLUMN [--model M] ...          print a suggestion
+    seekcode-lsp docstring FILE:LINE:COLUMN [--style S] [--replace] [--apply]   add a docstring (diff)
+    seekcode-lsp tests FILE:LINE:COLUMN [--framework F] [--run] [--apply]         write unit tests (diff)
+    seekcode-lsp review PATH... [--diff REV] [--format text|json|sarif] [--fail-on LEVEL]
 
 LINE and COLUMN are 1-based, as editors and compilers print them; COLUMN counts
 characters (code points). Errors are one sentence on stderr; `--verbose` adds the log.
@@ -16,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from lsp_server.cli_review import add_review_parser, run_review
 from lsp_server.settings import FIM_LAYOUTS, Settings, SettingsError
 
 logger = logging.getLogger("lsp_server")
@@ -68,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
         "complete", parents=[flags], help="print the suggestion at FILE:LINE:COLUMN (1-based) on stdout"
     )
     complete.add_argument("location", metavar="FILE:LINE:COLUMN")
+    add_review_parser(commands, flags)
+    from lsp_server import cli_assist
+
+    cli_assist.add_docstring_arguments(commands.add_parser(
+        "docstring", parents=[flags], help="add a docstring to the symbol at FILE:LINE:COLUMN (prints a diff)"
+    ))
+    cli_assist.add_tests_arguments(commands.add_parser(
+        "tests", parents=[flags], help="write unit tests for the symbol at FILE:LINE:COLUMN (prints a diff)"
+    ))
     return parser
 
 
@@ -196,6 +209,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_args(args)
         if args.command == "complete":
             return run_complete(args, settings)
+        if args.command in ("docstring", "tests"):
+            from lsp_server import cli_assist
+
+            run = cli_assist.run_docstring if args.command == "docstring" else cli_assist.run_tests
+            return run(args, settings)
+        if args.command == "review":
+            return run_review(args, settings)
         return run_server(args, settings)
     except (CliError, SettingsError) as error:
         print(f"seekcode-lsp: {error}", file=sys.stderr)

@@ -45,6 +45,11 @@ class Settings:
     multiline: bool = True
     # FIM prompt layout: "auto" (the model family's, or the bundled model's own), or one of FIM_LAYOUTS.
     fim_layout: str = "auto"
+    # When review diagnostics run: on every save, only when asked (seekcode.review), or never.
+    review_trigger: str = "onSave"
+    # Run generated tests (executes code, in a subprocess in the project root) and keep only
+    # those that pass three runs in a row. Off by default.
+    tests_run: bool = False
 
     def is_enabled_for(self, language_id: str) -> bool:
         return bool(self.languages.get(language_id, self.enabled))
@@ -56,8 +61,8 @@ class Settings:
         if not isinstance(overrides, Mapping):
             raise SettingsError(f"settings must be a JSON object, got {type(overrides).__name__}.")
         changes: dict[str, Any] = {}
-        for raw_key, value in overrides.items():
-            key = _snake_case(str(raw_key))
+        for raw_key, value in _flattened(overrides):
+            key = _snake_case(raw_key).replace(".", "_")
             if key not in _FIELD_TYPES:
                 continue  # unknown keys belong to other features or newer clients
             changes[key] = _coerce(key, value)
@@ -79,7 +84,23 @@ _FIELD_TYPES: dict[str, Any] = {
     "anchor_step_lines": int,
     "multiline": bool,
     "fim_layout": str,
+    "review_trigger": str,
+    "tests_run": bool,
 }
+
+REVIEW_TRIGGERS = ("onSave", "onDemand", "off")
+
+
+def _flattened(overrides: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested groups as dotted keys: {"review": {"trigger": x}} and "review.trigger" are the same."""
+    items: list[tuple[str, Any]] = []
+    for raw_key, value in overrides.items():
+        key = f"{prefix}{raw_key}"
+        if isinstance(value, Mapping) and _snake_case(key).replace(".", "_") not in _FIELD_TYPES:
+            items += _flattened(value, f"{key}.")
+        else:
+            items.append((key, value))
+    return items
 
 FIM_LAYOUTS = ("auto", "psm", "psm-anchored", "spm", "spm-tail")
 
@@ -116,6 +137,8 @@ def _coerce(key: str, value: Any) -> Any:
         raise SettingsError(f"setting '{key}' must be at least {_MINIMUMS[key]}, got {value!r}.")
     if key == "fim_layout" and value not in FIM_LAYOUTS:
         raise SettingsError(f"setting 'fimLayout' must be one of {', '.join(FIM_LAYOUTS)}, got {value!r}.")
+    if key == "review_trigger" and value not in REVIEW_TRIGGERS:
+        raise SettingsError(f"setting 'review.trigger' must be one of {', '.join(REVIEW_TRIGGERS)}, got {value!r}.")
     if key == "languages":
         bad = [name for name, flag in value.items() if not isinstance(flag, bool)]
         if bad:

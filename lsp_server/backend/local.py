@@ -40,6 +40,7 @@ from lsp_server.backend.base import (
 logger = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
+SCORING_BATCH = 64  # tokens per forward pass when every position's logits are read
 
 # llama.cpp's CPU backend synchronises its threads with OpenMP barriers. OpenMP's default
 # is to spin while waiting; when other processes compete for the cores (an editor, a
@@ -119,8 +120,12 @@ class LocalBackend:
         self._piece_cache: dict[int, bytes] = {}
         self._piece_index: PieceIndex | None = None
         self._healing_cache: dict[tuple[bytes, frozenset[int]], np.ndarray] = {}
+        self._grammar_cache: dict[str, object] = {}
         self._rng = np.random.default_rng(options.seed)
         self.context_size = self._llama.n_ctx()
+        self._scored_tokens: list[int] = []  # what token_logprobs last scored, and the scores
+        self._scored_logprobs: list[float] = []
+        self._scored_best: list[float] = []
 
     # -- vocabulary ---------------------------------------------------------
 
@@ -132,15 +137,27 @@ class LocalBackend:
     def metadata(self) -> dict[str, str]:
         return dict(self._llama.metadata)
 
-    def tokenize(self, text: str) -> list[int]:
-        """Tokens of plain text; special-token spellings in the text stay plain text.
+    def tokenize(self, text: str, special: bool = False) -> list[int]:
+        """Tokens of plain text; special-token spellings in the text stay plain text
+        unless `special` (a rendered chat template, whose markers must be tokens).
 
         Unpaired surrogates (JSON lets an editor send "\\ud800") cannot be UTF-8; they
         become "?" rather than an error.
         """
         if not text:
             return []
-        return self._llama.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=False)
+        return self._llama.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=special)
+
+    @property
+    def chat_template(self) -> str | None:
+        """The GGUF's Jinja chat template (`tokenizer.chat_template`), None for base models."""
+        template = self._llama.metadata.get("tokenizer.chat_template")
+        return template or None
+
+    def special_text(self, which: str) -> str:
+        """The spelling of the "bos" or "eos" token, for chat templates ("" if none)."""
+        token = self._llama.token_bos() if which == "bos" else self._llama.token_eos()
+        return self.token_text(token) if token is not None and token >= 0 else ""
 
     def token_text(self, token_id: int) -> str:
         """The vocabulary entry of a token as stored in the GGUF (special tokens included)."""
@@ -213,6 +230,7 @@ class LocalBackend:
         abort: threading.Event | None = None,
         on_text: Callable[[str], bool] | None = None,
         heal_text: str = "",
+        grammar: str | None = None,
     ) -> Generation:
         """Continue `prompt_tokens`, streaming decoded text to `on_text`.
 
@@ -226,8 +244,14 @@ class LocalBackend:
         so the model may choose a token that merges it with what follows (" " + "ie" as
         " ie") instead of continuing after an unnatural token boundary. The healed text
         is not part of the result.
+
+        `grammar` (GBNF text, llama.cpp's grammar format) constrains every sampled token;
+        an end-of-generation token is only possible where the grammar is complete. Token
+        healing is not combined with a grammar. A grammar that does not parse raises
+        ValueError before anything is evaluated.
         """
         abort = abort or threading.Event()
+        compiled = self._grammar(grammar) if grammar is not None else None
         prompt = [int(token) for token in prompt_tokens]
         if not prompt:
             raise ValueError("the prompt is empty; a completion prompt needs at least one token.")
@@ -250,7 +274,8 @@ class LocalBackend:
 
         started = time.perf_counter()
         generation = self._sample_loop(
-            max_tokens, set(stop_ids), temperature, top_k, top_p, abort, on_text, heal_text.encode("utf-8")
+            max_tokens, set(stop_ids), temperature, top_k, top_p, abort, on_text,
+            b"" if compiled is not None else heal_text.encode("utf-8"), compiled,
         )
         stats.generate_ms = (time.perf_counter() - started) * 1000
         stats.generated_tokens = len(generation.token_ids)
@@ -267,9 +292,10 @@ class LocalBackend:
         abort: threading.Event,
         on_text: Callable[[str], bool] | None,
         heal: bytes = b"",
+        grammar=None,
     ) -> Generation:
         llama = self._llama
-        sampler = llama._init_sampler(temp=temperature, top_k=top_k, top_p=top_p, min_p=0.0)
+        sampler = llama._init_sampler(temp=temperature, top_k=top_k, top_p=top_p, min_p=0.0, grammar=grammar)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pieces: list[str] = []
         token_ids: list[int] = []
@@ -299,6 +325,22 @@ class LocalBackend:
                 llama.eval([token])
         finally:
             sampler.close()
+
+    def _grammar(self, text: str):
+        """A checked `LlamaGrammar` for GBNF `text` (llama.cpp would crash on a bad one)."""
+        compiled = self._grammar_cache.get(text)
+        if compiled is not None:
+            return compiled
+        llama_cpp = import_llama_cpp()
+        probe = llama_cpp.llama_sampler_init_grammar(self._vocab, text.encode("utf-8"), b"root")
+        if not probe:
+            raise ValueError("the grammar does not parse (see llama.cpp's GBNF format); nothing was generated.")
+        llama_cpp.llama_sampler_free(probe)
+        compiled = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+        if len(self._grammar_cache) >= 32:
+            self._grammar_cache.pop(next(iter(self._grammar_cache)))
+        self._grammar_cache[text] = compiled
+        return compiled
 
     # -- token healing --------------------------------------------------------
 
@@ -344,6 +386,71 @@ class LocalBackend:
             self._piece_index = PieceIndex([self.token_piece(token_id) for token_id in range(self.vocab_size)])
         return self._piece_index
 
+    # -- token log-probabilities (review's surprise signal) ------------------
+
+    def token_logprobs(
+        self, tokens: Sequence[int], *, abort: threading.Event | None = None
+    ) -> list[float] | None:
+        """Each token's log-probability given the tokens before it, from one forward pass.
+
+        Entry 0 is 0.0 (nothing predicts the first token). The KV cache's common prefix
+        is kept, and so are the scores the last call computed for it: a second review of
+        an edited file evaluates only from the first changed token. None if aborted.
+        """
+        scored = self.token_scores(tokens, abort=abort)
+        return None if scored is None else scored[0]
+
+    def token_scores(
+        self, tokens: Sequence[int], *, abort: threading.Event | None = None
+    ) -> tuple[list[float], list[float]] | None:
+        """(log P(token), log P(the most likely token)) at each position, as `token_logprobs`."""
+        abort = abort or threading.Event()
+        tokens = [int(token) for token in tokens]
+        if len(tokens) > self.context_size:
+            raise PromptTooLongError(
+                f"the text has {len(tokens)} tokens but the context holds {self.context_size}; review a smaller part."
+            )
+        if not tokens:
+            return [], []
+        llama = self._llama
+        scores = [0.0] * len(tokens)
+        best = [0.0] * len(tokens)
+        known = 0
+        if self.options.reuse_prefix:
+            known = min(
+                common_prefix_length(self._scored_tokens, tokens),
+                common_prefix_length(llama._input_ids.tolist(), tokens),
+            )
+            scores[:known] = self._scored_logprobs[:known]
+            best[:known] = self._scored_best[:known]
+        # Scoring token `known` needs the logits of position known - 1: evaluate from there.
+        start = max(known - 1, 0)
+        if start < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, start, -1):
+            start = 0
+            llama._ctx.kv_cache_clear()
+        llama.n_tokens = start
+        vocab_size = self.vocab_size
+        # Every row of logits is kept (vocab floats each): a smaller step bounds the memory.
+        step = min(self.options.batch_size, SCORING_BATCH)
+        for chunk_start in range(start, len(tokens), step):
+            if abort.is_set():
+                self._remember_scores(tokens[:chunk_start], scores[:chunk_start], best[:chunk_start])
+                return None
+            chunk = tokens[chunk_start : chunk_start + step]
+            llama._batch.set_batch(batch=chunk, n_past=chunk_start, logits_all=True)
+            llama._ctx.decode(llama._batch)
+            llama.input_ids[chunk_start : chunk_start + len(chunk)] = chunk
+            llama.n_tokens = chunk_start + len(chunk)
+            logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(len(chunk), vocab_size))
+            _score_next_tokens(logits, tokens, chunk_start, scores, best)
+        self._remember_scores(tokens, scores, best)
+        return scores, best
+
+    def _remember_scores(self, tokens: list[int], scores: list[float], best: list[float]) -> None:
+        self._scored_tokens = tokens
+        self._scored_logprobs = scores
+        self._scored_best = best
+
     def close(self) -> None:
         self._llama.close()
 
@@ -367,6 +474,22 @@ class PieceIndex:
         while end < len(self._pieces) and self._pieces[end].startswith(prefix):
             end += 1
         return self._ids[start:end]
+
+
+def _score_next_tokens(
+    logits: np.ndarray, tokens: Sequence[int], first: int, scores: list[float], best: list[float]
+) -> None:
+    """For each row p - first of `logits`: scores[p + 1] = log P(tokens[p + 1] | tokens[:p + 1]),
+    best[p + 1] = the log-probability of the most likely token there."""
+    for row in range(logits.shape[0]):
+        position = first + row
+        if position + 1 >= len(tokens):
+            break
+        values = logits[row]
+        peak = float(values.max())
+        log_norm = peak + float(np.log(np.exp(values - peak, dtype=np.float64).sum()))
+        scores[position + 1] = float(values[tokens[position + 1]]) - log_norm
+        best[position + 1] = peak - log_norm
 
 
 def _token_to_piece(vocab: ctypes.c_void_p, token_id: int) -> bytes:

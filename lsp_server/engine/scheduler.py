@@ -6,6 +6,11 @@ long jobs check `abort` between tokens. `submit(key, job)` returns a
 supersedes the older ones: a queued one is dropped, a running one is aborted
 mid-generation. Superseded and cancelled jobs resolve to `None`, never to an error, so
 an editor typing fast sees empty results instead of an error storm.
+
+Background jobs (`submit(..., background=True)`: reviews, docstrings, tests) yield to
+every other job: a foreground job (a completion) queued while one runs aborts it and
+runs first; the background job then starts again from the beginning (its KV prefix is
+mostly still cached). Queued foreground jobs always run before queued background ones.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ class _Task(Generic[T]):
     job: Job[T]
     future: Future[T | None] = field(default_factory=Future)
     abort: threading.Event = field(default_factory=threading.Event)
+    background: bool = False
+    preempted: bool = False  # aborted to let a foreground job run; it runs again afterwards
+    runs: int = 0
 
 
 def _resolve(future: Future[Any], result: Any = None, error: BaseException | None = None) -> None:
@@ -52,15 +60,22 @@ class Scheduler:
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, key: Hashable | None, job: Job[T]) -> Future[T | None]:
-        """Queue `job`; a non-None `key` supersedes earlier jobs with the same key."""
-        task: _Task[T] = _Task(key, job)
+    def submit(self, key: Hashable | None, job: Job[T], *, background: bool = False) -> Future[T | None]:
+        """Queue `job`; a non-None `key` supersedes earlier jobs with the same key.
+
+        A foreground job preempts a running background job (see the module docstring).
+        """
+        task: _Task[T] = _Task(key, job, background=background)
         with self._condition:
             if self._closed:
                 raise RuntimeError("the scheduler is closed; no more jobs can run.")
             if key is not None:
                 self._supersede(key)
             self._pending.append(task)
+            running = self._running
+            if not background and running is not None and running.background and not running.abort.is_set():
+                running.preempted = True
+                running.abort.set()
             self._condition.notify()
         return task.future
 
@@ -73,6 +88,7 @@ class Scheduler:
                     _resolve(task.future, None)
                     return
             if self._running is not None and self._running.future is future:
+                self._running.preempted = False
                 self._running.abort.set()
 
     def supersede(self, key: Hashable) -> None:
@@ -85,6 +101,7 @@ class Scheduler:
             self._pending.remove(task)
             _resolve(task.future, None)
         if self._running is not None and self._running.key == key:
+            self._running.preempted = False
             self._running.abort.set()
 
     @property
@@ -110,24 +127,40 @@ class Scheduler:
                 self._condition.wait()
             if self._closed:
                 return None
-            task = self._pending.popleft()
+            task = next((task for task in self._pending if not task.background), self._pending[0])
+            self._pending.remove(task)
             self._running = task
             return task
+
+    def _requeue_if_preempted(self, task: _Task[Any]) -> bool:
+        """Put a preempted background job back in the queue to run again; True if it was."""
+        with self._condition:
+            if not task.preempted or self._closed or task.future.done():
+                return False
+            task.preempted = False
+            task.abort = threading.Event()
+            self._pending.append(task)
+            return True
 
     def _work(self) -> None:
         while (task := self._next_task()) is not None:
             try:
-                if not task.future.set_running_or_notify_cancel():
+                task.runs += 1
+                if task.runs == 1 and not task.future.set_running_or_notify_cancel():
                     continue
                 try:
                     result = task.job(task.abort)
                 except BaseException as error:  # delivered to the waiter, never kills the worker
+                    if self._requeue_if_preempted(task):
+                        continue
                     if task.abort.is_set():
                         _resolve(task.future, None)
                     else:
                         logger.exception("job for %s failed", task.key)
                         _resolve(task.future, error=error)
                 else:
+                    if self._requeue_if_preempted(task):
+                        continue
                     _resolve(task.future, None if task.abort.is_set() else result)
             finally:
                 with self._condition:

@@ -20,6 +20,8 @@ from lsp_server.backend.base import ModelLoadError
 from lsp_server.backend.local import BackendOptions, LocalBackend
 from lsp_server.engine.scheduler import Scheduler
 from lsp_server.features.completion import CompletionEngine, CompletionRequest, CompletionResult
+from lsp_server.features.review import ReviewRequest, ReviewResult, review_all
+from lsp_server.features.review_model import LocalReviewModel
 from lsp_server.engine.families import Layout
 from lsp_server.settings import ModelChoice, Settings, resolve_layout, resolve_model
 
@@ -137,6 +139,16 @@ class Runtime:
         if engine is None:
             return CompletionResult.empty("no-model")
         return engine.complete(request, abort)
+
+    def review(self, key: str, request: ReviewRequest) -> Future[ReviewResult | None]:
+        """Review on the worker as a background job: completions preempt it; a newer review of `key` supersedes."""
+        return self.scheduler.submit(("review", key), lambda abort: self._review(request, abort), background=True)
+
+    def _review(self, request: ReviewRequest, abort: threading.Event) -> ReviewResult:
+        engine = self._engine
+        if engine is None:
+            return ReviewResult([], notes=["no model is loaded; see the earlier error message."])
+        return review_all(request, LocalReviewModel(engine.backend), abort=abort)
 
     def supersede(self, key: str) -> None:
         """Abort the running or queued completion for `key` (its answer is stale)."""

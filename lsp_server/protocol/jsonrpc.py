@@ -83,6 +83,7 @@ class SeekcodeProtocol(LanguageServerProtocol):
     @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams):
         self._server.documents.close(params.text_document.uri)
+        self._server.review.closed(params.text_document.uri)
         yield from ()
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -92,9 +93,12 @@ class SeekcodeProtocol(LanguageServerProtocol):
             logger.warning("didChange for %s, which is not open; ignored", params.text_document.uri)
             return
         encoding = self._server.position_encoding
+        review_edits: list[tuple[int, int, str]] | None = []  # review diagnostics follow the edits
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 start, end = change.range.start, change.range.end
+                if review_edits is not None:
+                    review_edits.append((min(start.line, end.line), max(start.line, end.line), change.text))
                 try:
                     document.replace_range(
                         Position(start.line, start.character), Position(end.line, end.character), change.text, encoding
@@ -107,7 +111,9 @@ class SeekcodeProtocol(LanguageServerProtocol):
                     return
             else:
                 document.replace_all(change.text)
+                review_edits = None
         document.version = params.text_document.version
+        self._server.review.changed(document.uri, review_edits)
         yield from ()
 
 

@@ -22,6 +22,7 @@ from lsp_server.features.runtime import LoadOutcome, ModelState, Runtime
 from lsp_server.protocol.documents import Document, DocumentStore
 from lsp_server.protocol.jsonrpc import SeekcodeProtocol, is_json_decode_error
 from lsp_server.protocol.positions import LineIndex, Position, PositionEncoding, PositionError, negotiate_encoding
+from lsp_server.protocol.review_handlers import REVIEW_COMMAND, ReviewController
 from lsp_server.settings import CONFIG_SECTION, Settings, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,9 @@ class SeekcodeServer(LanguageServer):
         self.position_encoding = PositionEncoding.UTF16
         self._load_task: asyncio.Task[None] | None = None
         self._reported_failure: str | None = None
+        self.review = ReviewController(self)
+        # Each returns code actions for (server, CodeActionParams); the one handler lists them all.
+        self.code_action_providers = [lambda ls, params: ls.review.code_actions(params)]
 
     # -- errors -------------------------------------------------------------
 
@@ -271,6 +275,25 @@ def build_server(base_settings: Settings, runtime: Runtime | None = None) -> See
         ]
         # Incomplete: the client asks again as the user types, which the cache answers.
         return types.CompletionList(is_incomplete=True, items=items)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
+    def did_save(ls: SeekcodeServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.review.saved(params.text_document.uri)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.Source]),
+    )
+    def code_action(ls: SeekcodeServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        actions: list[types.CodeAction] = []
+        for provider in ls.code_action_providers:
+            actions += provider(ls, params)
+        return actions
+
+    @server.command(REVIEW_COMMAND)
+    @_guarded
+    async def review_command(ls: SeekcodeServer, *arguments: Any) -> dict[str, Any]:
+        return await ls.review.review(list(arguments))
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: SeekcodeServer, params: Any) -> None:

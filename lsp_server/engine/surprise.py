@@ -1,0 +1,199 @@
+"""Model surprise: which lines of a file a language model finds unusually unlikely.
+
+One forward pass gives each token's log-probability in context (`LocalBackend.token_logprobs`).
+A token's surprise is its negative log-probability; it is compared with the file's own
+distribution (median and median absolute deviation of every scored token), so a file
+the model knows well and one it finds odd everywhere are judged on their own terms. A
+line scores the largest relative surprise among its tokens; whitespace-only tokens are
+left out (indentation carries no bug signal and splits differently between tokenizers).
+
+No llama.cpp here: the caller passes `tokenize`, `piece` and `logprobs` callables.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import statistics
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+# MAD * 1.4826 estimates the standard deviation of a normal distribution.
+MAD_TO_SIGMA = 1.4826
+MIN_SPREAD = 0.25  # nats; a file of near-certain tokens must not make every wobble huge
+
+
+@dataclass(frozen=True)
+class TokenSurprise:
+    start: int  # character offsets into the text
+    end: int
+    surprise: float  # the metric lines are ranked by (see METRICS), nats
+    logprob: float = 0.0  # log P(token | everything before)
+    best_logprob: float = 0.0  # log P of the model's most likely token at this position
+
+
+# "surprise": -log P(token); "gap": log P(best) - log P(token), how much more the model
+# expected another token (zero where the token is its first choice).
+METRICS = ("surprise", "gap")
+
+
+@dataclass(frozen=True)
+class LineSurprise:
+    line: int  # 1-based
+    score: float  # relative surprise of the line's most surprising token (robust z-score)
+    surprise: float  # that token's surprise in nats
+    start: int  # character offsets of that token
+    end: int
+
+
+@dataclass(frozen=True)
+class SurpriseScorer:
+    """What the engine needs from a model: its tokenizer and one forward pass."""
+
+    tokenize: Callable[[str], list[int]]
+    piece: Callable[[int], bytes]
+    # (log P(token), log P(most likely token)) per position, or None if aborted
+    scores: Callable[[Sequence[int], threading.Event | None], tuple[list[float], list[float]] | None]
+    context_size: int
+    prefix_tokens: tuple[int, ...] = ()  # e.g. BOS; scored but never part of a line
+
+
+def token_offsets(text: str, pieces: Sequence[bytes]) -> list[tuple[int, int]]:
+    """Character (start, end) of each token, from the bytes each token spells.
+
+    Byte offsets are mapped to characters through the text's UTF-8 encoding; a token that
+    ends inside a multi-byte character ends after it. Pieces past the text clamp to its end.
+    """
+    encoded = text.encode("utf-8")
+    char_at_byte = [0] * (len(encoded) + 1)
+    byte = 0
+    for index, char in enumerate(text):
+        width = len(char.encode("utf-8", "replace"))
+        for inner in range(width):
+            char_at_byte[byte + inner] = index if inner == 0 else index + 1
+        byte += width
+    char_at_byte[len(encoded)] = len(text)
+    offsets = []
+    position = 0
+    for piece in pieces:
+        start = min(position, len(encoded))
+        position += len(piece)
+        end = min(position, len(encoded))
+        offsets.append((char_at_byte[start], char_at_byte[end]))
+    return offsets
+
+
+def scoring_window(token_count: int, first_token: int, last_token: int, capacity: int) -> tuple[int, int]:
+    """The token range [start, end) to score: the region, then as much before it as fits."""
+    end = min(token_count, max(last_token, first_token + 1))
+    if end - first_token > capacity:
+        end = first_token + capacity
+    start = max(0, end - capacity)
+    return start, end
+
+
+def score_tokens(
+    text: str,
+    scorer: SurpriseScorer,
+    region: tuple[int, int] | None = None,
+    abort: threading.Event | None = None,
+    metric: str = "surprise",
+) -> list[TokenSurprise] | None:
+    """Surprise of the tokens of `text` around `region` (character offsets); None if aborted.
+
+    When the text does not fit the context, the region is scored with as much text
+    before it as fits (and cut at the end if the region alone is too long).
+    """
+    tokens = scorer.tokenize(text)
+    if not tokens:
+        return []
+    offsets = token_offsets(text, [scorer.piece(token) for token in tokens])
+    region_start, region_end = region if region is not None else (0, len(text))
+    first = next((i for i, (_, end) in enumerate(offsets) if end > region_start), len(tokens) - 1)
+    last = next((i for i, (start, _) in enumerate(offsets) if start >= region_end), len(tokens))
+    capacity = scorer.context_size - len(scorer.prefix_tokens)
+    start, end = scoring_window(len(tokens), first, last, max(capacity, 1))
+    window = [*scorer.prefix_tokens, *tokens[start:end]]
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}.")
+    answer = scorer.scores(window, abort)
+    if answer is None:
+        return None
+    logprobs, best = answer
+    skip = len(scorer.prefix_tokens)
+    scored = []
+    for index in range(start, end):
+        if index == 0 and skip == 0:
+            continue  # nothing predicts the very first token
+        token_start, token_end = offsets[index]
+        logprob, top = logprobs[skip + index - start], best[skip + index - start]
+        value = -logprob if metric == "surprise" else top - logprob
+        scored.append(TokenSurprise(token_start, token_end, value, logprob, top))
+    return scored
+
+
+def _is_blank(text: str, start: int, end: int) -> bool:
+    return not text[start:end].strip()
+
+
+def baseline(text: str, tokens: Sequence[TokenSurprise]) -> tuple[float, float]:
+    """Median and robust spread of the file's non-blank token surprises."""
+    values = [token.surprise for token in tokens if not _is_blank(text, token.start, token.end)]
+    if not values:
+        return 0.0, 1.0
+    median = statistics.median(values)
+    mad = statistics.median(abs(value - median) for value in values)
+    return median, max(mad * MAD_TO_SIGMA, MIN_SPREAD)
+
+
+def line_scores(
+    text: str, tokens: Sequence[TokenSurprise], skip: Sequence[tuple[int, int]] = ()
+) -> list[LineSurprise]:
+    """Each line's most surprising non-blank token, relative to the file's distribution.
+
+    Tokens starting inside a `skip` range (comments, docstrings) are left out of both.
+    """
+    if skip:
+        tokens = [token for token in tokens if not _inside(skip, token.start)]
+    median, spread = baseline(text, tokens)
+    line_starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
+    best: dict[int, LineSurprise] = {}
+    for token in tokens:
+        if _is_blank(text, token.start, token.end):
+            continue
+        # A token like "\n    return" belongs to the line of its first visible character.
+        visible = token.start + (len(text[token.start : token.end]) - len(text[token.start : token.end].lstrip()))
+        line = _line_of(line_starts, visible)
+        score = (token.surprise - median) / spread
+        current = best.get(line)
+        if current is None or score > current.score:
+            best[line] = LineSurprise(line, score, token.surprise, token.start, token.end)
+    return [best[line] for line in sorted(best)]
+
+
+def _inside(ranges: Sequence[tuple[int, int]], offset: int) -> bool:
+    index = bisect.bisect_right(ranges, (offset, float("inf"))) - 1
+    return index >= 0 and ranges[index][0] <= offset < ranges[index][1]
+
+
+def _line_of(line_starts: Sequence[int], offset: int) -> int:
+    low, high = 0, len(line_starts) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if line_starts[middle] <= offset:
+            low = middle
+        else:
+            high = middle - 1
+    return low + 1
+
+
+def surprising_lines(
+    lines: Sequence[LineSurprise], first_line: int, last_line: int, threshold: float, limit: int
+) -> list[LineSurprise]:
+    """Lines in [first_line, last_line] scoring at least `threshold`, most surprising first."""
+    candidates = [
+        line for line in lines if first_line <= line.line <= last_line and line.score >= threshold and math.isfinite(line.score)
+    ]
+    candidates.sort(key=lambda line: (-line.score, line.line))
+    return candidates[:limit]

@@ -1,0 +1,350 @@
+"""Code review: findings on lines of a function, a selection, a file, or a diff.
+
+Two signals:
+1. surprise: one forward pass of any model; lines with tokens far more surprising than
+   the file's usual token become candidate findings (`engine.surprise`);
+2. written: an instruct model's review through its chat template, constrained by a
+   grammar to a JSON list of findings (`engine.findings`), so it always parses. The
+   surprising lines are named in the prompt, steering where it looks.
+
+Findings outside the reviewed lines, duplicates, and (reviewing a diff) findings that
+touch no changed line are dropped. Plain data in and out; no LSP types.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from lsp_server.engine.prose import prose_ranges
+from lsp_server.engine.findings import FINDINGS_GBNF, RawFinding, parse_findings
+from lsp_server.engine.surprise import LineSurprise, SurpriseScorer, line_scores, score_tokens, surprising_lines
+
+logger = logging.getLogger(__name__)
+
+SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
+SIGNALS = ("surprise", "written", "both")
+RULE_SURPRISE = "seekcode.surprise"
+RULE_REVIEW = "seekcode.review"
+# A written review sees at most this many numbered lines at once (a prompt of ~2k tokens).
+REVIEW_WINDOW_LINES = 120
+
+
+class WrittenReviewUnavailable(RuntimeError):
+    """The model cannot write a review (no chat template); surprise still works."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    start_line: int  # 1-based, inclusive
+    end_line: int
+    severity: str  # "error" | "warning" | "info"
+    message: str
+    rule: str
+    start: int  # character offsets of the exact range in the reviewed text
+    end: int
+    suggestion: str | None = None  # replacement text for lines start_line..end_line
+    score: float | None = None  # the surprise score, for surprise findings
+
+    def to_json(self, path: str = "") -> dict:
+        data = {"path": path, "start_line": self.start_line, "end_line": self.end_line,
+                "severity": self.severity, "message": self.message}
+        if self.suggestion is not None:
+            data["suggestion"] = self.suggestion
+        data["rule"] = self.rule
+        return data
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    text: str
+    path: str = ""
+    language: str = ""
+    first_line: int = 1  # the reviewed lines, 1-based, inclusive
+    last_line: int | None = None  # None: to the end of the text
+    changed_lines: frozenset[int] | None = None  # diff mode: only findings touching these lines
+    signals: str = "both"
+
+
+@dataclass(frozen=True)
+class ReviewOptions:
+    surprise_metric: str = "surprise"  # engine.surprise.METRICS
+    surprise_threshold: float = 4.0  # robust z-score at which a line becomes a candidate
+    surprise_warning: float = 6.0  # ... and at which a surprise finding is a warning
+    max_surprise_findings: int = 3
+    hint_lines: int = 5  # surprising lines named in the written review's prompt
+    max_tokens: int = 512
+    # With both signals, surprise lines the written review looked at and did not flag are info.
+    demote_unconfirmed: bool = True
+
+
+@dataclass
+class ReviewResult:
+    findings: list[Finding]
+    aborted: bool = False
+    signals: tuple[str, ...] = ()  # the signals that actually ran
+    notes: list[str] = field(default_factory=list)  # e.g. why the written review did not run
+    surprise_ms: float = 0.0
+    written_ms: float = 0.0
+
+
+class ReviewModel(Protocol):
+    """What a review needs from a model (LocalReviewModel; scripted fakes in tests)."""
+
+    def surprise_scorer(self) -> SurpriseScorer | None: ...
+
+    def write(self, messages: list[dict], grammar: str, max_tokens: int, abort: threading.Event | None) -> str | None:
+        """The model's answer constrained by `grammar`; None if aborted; WrittenReviewUnavailable."""
+
+
+# -- the review -------------------------------------------------------------
+
+
+def review(
+    request: ReviewRequest, model: ReviewModel, options: ReviewOptions = ReviewOptions(),
+    abort: threading.Event | None = None,
+) -> ReviewResult:
+    if request.signals not in SIGNALS:
+        raise ValueError(f"signals must be one of {', '.join(SIGNALS)}, got {request.signals!r}.")
+    lines = LineTable(request.text)
+    first = max(1, request.first_line)
+    last = min(lines.count, request.last_line or lines.count)
+    result = ReviewResult([])
+    if last < first:
+        return result
+
+    surprising: list[LineSurprise] = []
+    if request.signals in ("surprise", "both"):
+        started = time.perf_counter()
+        surprising = _surprising_lines(request, model, lines, first, last, options, abort)
+        result.surprise_ms = (time.perf_counter() - started) * 1000
+        if surprising is None:
+            return ReviewResult([], aborted=True)
+        result.signals += ("surprise",)
+
+    written: list[Finding] | None = None
+    if request.signals in ("written", "both"):
+        started = time.perf_counter()
+        try:
+            answer = model.write(review_messages(request, lines, first, last, surprising[: options.hint_lines]),
+                                 FINDINGS_GBNF, options.max_tokens, abort)
+        except WrittenReviewUnavailable as error:
+            result.notes.append(str(error))
+            answer = ""
+        else:
+            if answer is None:
+                return ReviewResult([], aborted=True)
+            result.signals += ("written",)
+        result.written_ms = (time.perf_counter() - started) * 1000
+        written = [_from_raw(raw, lines) for raw in parse_findings(answer)] if "written" in result.signals else None
+
+    findings = list(written or [])
+    for line in surprising[: options.max_surprise_findings]:
+        finding = _surprise_finding(line, lines, options)
+        if written is not None and options.demote_unconfirmed:
+            finding = replace(finding, severity="info")
+        findings.append(finding)
+    result.findings = keep_relevant(findings, first, last, request.changed_lines)
+    return result
+
+
+def _surprising_lines(request, model, lines, first, last, options, abort) -> list[LineSurprise] | None:
+    scorer = model.surprise_scorer()
+    if scorer is None:
+        return []
+    region = (lines.start_of(first), lines.end_of(last))
+    tokens = score_tokens(request.text, scorer, region, abort, options.surprise_metric)
+    if tokens is None:
+        return None
+    # Diff mode: candidates only on changed lines (the rest are context, not under review).
+    prose = prose_ranges(request.text, request.language or request.path)
+    candidates = [
+        line for line in line_scores(request.text, tokens, prose)
+        if request.changed_lines is None or line.line in request.changed_lines
+    ]
+    return surprising_lines(candidates, first, last, options.surprise_threshold, max(options.hint_lines, options.max_surprise_findings))
+
+
+def _surprise_finding(line: LineSurprise, lines: "LineTable", options: ReviewOptions) -> Finding:
+    token = lines.text[line.start : line.end].strip() or lines.text[line.start : line.end]
+    severity = "warning" if line.score >= options.surprise_warning else "info"
+    message = (f"Unusual code: a code model did not expect `{token}` here "
+               f"({line.surprise:.1f} nats, {line.score:.1f} spreads above this file's typical token); check this line.")
+    return Finding(line.line, line.line, severity, message, RULE_SURPRISE, line.start, line.end, score=line.score)
+
+
+def _from_raw(raw: RawFinding, lines: "LineTable") -> Finding:
+    start_line = min(raw.start_line, lines.count + 1)
+    end_line = min(raw.end_line, lines.count + 1)
+    start = lines.code_start_of(start_line) if start_line <= lines.count else len(lines.text)
+    end = lines.end_of(end_line) if end_line <= lines.count else len(lines.text)
+    suggestion = raw.suggestion
+    if suggestion is not None and end_line <= lines.count:
+        original = lines.text[lines.start_of(start_line) : lines.end_of(end_line)]
+        if suggestion.strip() == original.strip():
+            suggestion = None  # "replace with the same code" is no fix
+    return Finding(raw.start_line, raw.end_line, raw.severity, raw.message, RULE_REVIEW, start, end, suggestion)
+
+
+def keep_relevant(
+    findings: Sequence[Finding], first: int, last: int, changed_lines: frozenset[int] | None
+) -> list[Finding]:
+    """Drop findings outside [first, last], off the changed lines, and duplicates (same lines)."""
+    kept: dict[tuple[int, int], Finding] = {}
+    for finding in findings:
+        if finding.start_line < first or finding.end_line > last:
+            continue
+        if changed_lines is not None and not any(
+            line in changed_lines for line in range(finding.start_line, finding.end_line + 1)
+        ):
+            continue
+        key = (finding.start_line, finding.end_line)
+        current = kept.get(key)
+        if current is None or SEVERITY_RANK[finding.severity] > SEVERITY_RANK[current.severity]:
+            kept[key] = finding
+    return sorted(kept.values(), key=lambda f: (f.start_line, f.end_line, -SEVERITY_RANK[f.severity]))
+
+
+def review_windows(first: int, last: int, changed_lines: frozenset[int] | None = None,
+                   window: int = REVIEW_WINDOW_LINES) -> list[tuple[int, int]]:
+    """(first, last) line ranges of at most `window` lines covering [first, last].
+
+    Reviewing a diff, only the ranges holding a changed line are kept.
+    """
+    window = max(1, window)
+    ranges = [(start, min(start + window - 1, last)) for start in range(first, last + 1, window)]
+    if changed_lines is not None:
+        ranges = [(a, b) for a, b in ranges if any(a <= line <= b for line in changed_lines)]
+    return ranges
+
+
+def review_all(
+    request: ReviewRequest, model: ReviewModel, options: ReviewOptions = ReviewOptions(),
+    abort: threading.Event | None = None,
+) -> ReviewResult:
+    """`review` over the request's lines in windows the model's context holds, results combined."""
+    last = request.last_line or LineTable(request.text).count
+    window = getattr(model, "window_lines", REVIEW_WINDOW_LINES)
+    combined = ReviewResult([])
+    for first, window_last in review_windows(max(1, request.first_line), last, request.changed_lines, window):
+        result = review(replace(request, first_line=first, last_line=window_last), model, options, abort)
+        if result.aborted:
+            return result
+        combined.findings += result.findings
+        combined.notes += [note for note in result.notes if note not in combined.notes]
+        combined.signals = tuple(dict.fromkeys(combined.signals + result.signals))
+        combined.surprise_ms += result.surprise_ms
+        combined.written_ms += result.written_ms
+    return combined
+
+
+def function_lines(text: str, offset: int, language: str) -> tuple[int, int] | None:
+    """1-based first and last line of the function (or class) around `offset`, if any."""
+    from lsp_server.engine import symbols
+
+    grammar = symbols.language_of(language)
+    symbol = symbols.symbol_at(text, offset, grammar) if grammar else None
+    if symbol is None:
+        return None
+    return symbol.start_line + 1, symbol.end_line + 1
+
+
+def at_or_above(findings: Sequence[Finding], severity: str) -> bool:
+    threshold = SEVERITY_RANK[severity]
+    return any(SEVERITY_RANK[finding.severity] >= threshold for finding in findings)
+
+
+# -- the written review's prompt ---------------------------------------------
+
+SYSTEM_PROMPT = (
+    "You are a careful code reviewer. Report only real defects: wrong results, crashes, wrong "
+    "conditions, off-by-one errors, wrong operators or constants, resource leaks. Do not report style. "
+    "Answer with a JSON list of findings, each {\"start_line\", \"end_line\", \"severity\" (error, "
+    "warning or info), \"message\", and optionally \"suggestion\": the corrected code for those lines}. "
+    "Use the line numbers shown. Answer [] when the code is correct."
+)
+
+
+def review_messages(
+    request: ReviewRequest, lines: "LineTable", first: int, last: int, hints: Sequence[LineSurprise]
+) -> list[dict]:
+    numbered = "\n".join(f"{number:>4} | {lines.line_text(number)}" for number in range(first, last + 1))
+    language = request.language or "code"
+    parts = [f"Review this {language} code from {request.path or 'a file'} (lines {first}-{last}).", "",
+             "```", numbered, "```"]
+    if request.changed_lines is not None:
+        changed = sorted(line for line in request.changed_lines if first <= line <= last)
+        parts += ["", "Only these lines changed; report findings on them: " + _ranges(changed) + "."]
+    if hints:
+        listed = ", ".join(f"{hint.line} (`{lines.text[hint.start:hint.end].strip()}`)" for hint in hints)
+        parts += ["", f"A code model found these lines unusual; look at them closely: {listed}."]
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(parts)}]
+
+
+def _ranges(numbers: Sequence[int]) -> str:
+    spans: list[list[int]] = []
+    for number in numbers:
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans) or "none"
+
+
+# -- lines --------------------------------------------------------------------
+
+
+class LineTable:
+    """1-based lines of a text and their character offsets (\\n, \\r\\n and \\r end a line)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._starts = [0]
+        self._ends = []
+        index = 0
+        while index < len(text):
+            char = text[index]
+            if char in "\r\n":
+                self._ends.append(index)
+                index += 2 if text.startswith("\r\n", index) else 1
+                self._starts.append(index)
+            else:
+                index += 1
+        self._ends.append(len(text))
+        if len(self._starts) > 1 and self._starts[-1] == len(text):
+            self._starts.pop()  # a final line break does not open a line
+            self._ends.pop()
+
+    @property
+    def count(self) -> int:
+        return len(self._starts) if self.text else 0
+
+    def start_of(self, line: int) -> int:
+        return self._starts[line - 1]
+
+    def end_of(self, line: int) -> int:
+        """Offset of the end of the line's text (before its line break)."""
+        return self._ends[line - 1]
+
+    def code_start_of(self, line: int) -> int:
+        """Offset of the line's first non-blank character (its end if it is blank)."""
+        start, end = self.start_of(line), self.end_of(line)
+        text = self.text[start:end]
+        return start + (len(text) - len(text.lstrip())) if text.strip() else end
+
+    def line_text(self, line: int) -> str:
+        return self.text[self.start_of(line) : self.end_of(line)]
+
+    def line_of(self, offset: int) -> int:
+        low, high = 0, len(self._starts) - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self._starts[middle] <= offset:
+                low = middle
+            else:
+                high = middle - 1
+        return low + 1

@@ -1,0 +1,453 @@
+"""Unit tests for the function or class at the cursor, in the project's framework and file.
+
+    plan_tests(path, text, offset, language, root, framework="auto") -> TestsPlan
+    generate_tests(plan, writer, abort) -> TestsResult        # parse-checked, one retry
+    run_and_filter(plan, result, runs=3, timeout=60) -> TestsResult   # --run / tests.run only
+
+The plan says which framework (pytest or unittest, Jest or Vitest from package.json, Go
+`testing`, Rust `#[test]` in the module's `tests` submodule, JUnit 5), which file
+(`tests/test_<module>.py`, `<name>.test.ts`, `<name>_test.go`, `src/test/java/...Test.java`,
+or the Rust file itself), and the import that makes the symbol reachable from there. The
+writer (features/test_writers.py) writes only test code; the header with the imports is
+ours, so the imports resolve by construction. Nothing here runs code unless
+`run_and_filter` is called, and then only in a subprocess in the project root.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from lsp_server.engine.symbols import Symbol, first_syntax_error, language_of, parse, symbol_at
+from lsp_server.features.edits import FileEdit, TextEdit
+
+FRAMEWORKS = ("pytest", "unittest", "jest", "vitest", "go", "rust", "junit5")
+FRAMEWORK_CHOICES = ("auto", *FRAMEWORKS)
+RUNS_TO_KEEP = 3
+
+
+class TestsError(Exception):
+    """Nothing could be generated; the message is one sentence for the user."""
+
+    __test__ = False  # not a pytest test class
+
+
+# -- framework and file -----------------------------------------------------------
+
+
+def detect_framework(path: Path, language: str, root: Path) -> str:
+    grammar = language_of(language) or language_of(str(path))
+    if grammar == "python":
+        return "unittest" if _uses_unittest(root) else "pytest"
+    if grammar in ("javascript", "typescript", "tsx"):
+        package = _package_json(path, root)
+        dependencies = {**package.get("dependencies", {}), **package.get("devDependencies", {})}
+        scripts = " ".join(str(value) for value in package.get("scripts", {}).values())
+        if "vitest" in dependencies or "vitest" in scripts:
+            return "vitest"
+        return "jest"
+    if grammar == "go":
+        return "go"
+    if grammar == "rust":
+        return "rust"
+    if grammar == "java":
+        return "junit5"
+    raise TestsError(f"seekcode writes tests for Python, JavaScript/TypeScript, Go, Rust and Java, not '{language}'.")
+
+
+def _uses_unittest(root: Path) -> bool:
+    """unittest when the project's tests subclass TestCase and nothing configures pytest."""
+    for config in ("pytest.ini", "conftest.py", "tests/conftest.py"):
+        if (root / config).exists():
+            return False
+    for name in ("pyproject.toml", "setup.cfg", "tox.ini"):
+        config = root / name
+        if config.exists() and re.search(r"^\[(tool:pytest|tool\.pytest|pytest)", config.read_text("utf-8", "replace"), re.M):
+            return False
+    for directory in (root / "tests", root / "test", root):
+        if not directory.is_dir():
+            continue
+        for test_file in sorted(directory.glob("test*.py"))[:20]:
+            source = test_file.read_text("utf-8", "replace")
+            if "unittest.TestCase" in source or re.search(r"^from unittest import .*TestCase", source, re.M):
+                return True
+            if "import pytest" in source:
+                return False
+    return False
+
+
+def _package_json(path: Path, root: Path) -> dict:
+    directory = path.resolve().parent
+    while True:
+        candidate = directory / "package.json"
+        if candidate.exists():
+            try:
+                return json.loads(candidate.read_text("utf-8"))
+            except (OSError, ValueError):
+                return {}
+        if directory == root.resolve() or directory.parent == directory:
+            return {}
+        directory = directory.parent
+
+
+def python_module(path: Path, root: Path) -> str:
+    """The dotted module name of `path` as imported from the project root (src layout aware)."""
+    relative = path.resolve().relative_to(root.resolve())
+    parts = list(relative.with_suffix("").parts)
+    if parts and parts[0] == "src" and len(parts) > 1:
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    if not parts or not all(part.isidentifier() for part in parts):
+        raise TestsError(f"{relative} is not importable as a Python module (names must be identifiers).")
+    return ".".join(parts)
+
+
+def python_test_dir(root: Path) -> Path:
+    for name in ("tests", "test"):
+        if (root / name).is_dir():
+            return root / name
+    return root / "tests"
+
+
+@dataclass
+class TestsPlan:
+    __test__ = False
+
+    path: Path
+    text: str
+    language: str  # grammar name
+    symbol: Symbol
+    root: Path
+    framework: str
+    test_path: Path
+    header: str  # imports (and the package clause) a new test file starts with
+    existing: str | None  # the test file's text when it exists (appended to)
+    names: tuple[str, ...]  # what the tests call: the symbol, or Class for a method
+
+    @property
+    def code_language(self) -> str:
+        return self.language
+
+    def file_edit(self, code: str) -> FileEdit:
+        """Create the test file (header + code) or append the code to it."""
+        code = code.strip("\n") + "\n"
+        if self.framework == "rust":
+            return self._rust_edit(code)
+        if self.existing is None:
+            gap = "\n\n\n" if self.language == "python" else "\n\n"
+            return FileEdit(self.test_path, (TextEdit(0, 0, self.header + gap + code),), None)
+        existing = self.existing
+        missing_imports = [line for line in self.header.splitlines() if line.startswith(("from ", "import ")) and line not in existing]
+        edits = []
+        if missing_imports:
+            at = _import_insertion_point(existing, self.language)
+            edits.append(TextEdit(at, at, "\n".join(missing_imports) + "\n"))
+        separator = "" if existing.endswith("\n") else "\n"
+        edits.append(TextEdit(len(existing), len(existing), separator + "\n\n" + code))
+        return FileEdit(self.test_path, tuple(edits), existing)
+
+    def _rust_edit(self, code: str) -> FileEdit:
+        text = self.text
+        indented = "".join(("    " + line if line.strip() else line) for line in code.splitlines(keepends=True))
+        module = re.search(r"#\[cfg\(test\)\]\s*mod tests\s*\{", text)
+        if module is not None:
+            tree = parse(text, "rust")
+            closing = _rust_module_end(tree.root_node, text, module.start())
+            if closing is not None:
+                return FileEdit(self.path, (TextEdit(closing, closing, "\n" + indented),), text)
+        separator = "" if text.endswith("\n") else "\n"
+        block = f"{separator}\n#[cfg(test)]\nmod tests {{\n    use super::*;\n\n{indented}}}\n"
+        return FileEdit(self.path, (TextEdit(len(text), len(text), block),), text)
+
+
+def _rust_module_end(root, text: str, near: int) -> int | None:
+    data = text.encode("utf-8")
+    for node in root.named_children:
+        if node.type == "mod_item" and node.child_by_field_name("name") is not None:
+            name = data[node.child_by_field_name("name").start_byte : node.child_by_field_name("name").end_byte]
+            body = node.child_by_field_name("body")
+            if name == b"tests" and body is not None:
+                return len(data[: body.end_byte - 1].decode("utf-8"))  # before its closing brace
+    return None
+
+
+def _import_insertion_point(text: str, language: str) -> int:
+    """After the last top-level import line (or at the start)."""
+    position = 0
+    for match in re.finditer(r"^(?:from \S+ import .*|import .*)$", text, re.M):
+        position = match.end() + 1
+    return min(position, len(text))
+
+
+def plan_tests(path: Path, text: str, offset: int, language: str, root: Path, framework: str = "auto") -> TestsPlan:
+    grammar = language_of(language) or language_of(str(path))
+    if grammar is None:
+        raise TestsError(f"seekcode writes tests for Python, JavaScript/TypeScript, Go, Rust and Java, not '{language}'.")
+    symbol = symbol_at(text, offset, grammar)
+    if symbol is None:
+        raise TestsError("there is no function, method or class at the cursor; place it inside one.")
+    if framework not in FRAMEWORK_CHOICES:
+        raise TestsError(f"framework '{framework}' is not one of {', '.join(FRAMEWORK_CHOICES)}.")
+    chosen = detect_framework(path, grammar, root) if framework == "auto" else framework
+    names = _public_names(text, symbol, grammar)
+    test_path, header = _test_file(path, text, grammar, root, chosen, names)
+    existing = None
+    if test_path.exists() and test_path.resolve() != path.resolve():
+        existing = test_path.read_bytes().decode("utf-8")
+    return TestsPlan(path, text, grammar, symbol, root, chosen, test_path, header, existing, names)
+
+
+def _public_names(text: str, symbol: Symbol, grammar: str) -> tuple[str, ...]:
+    """What the tests import: the symbol itself, or its enclosing class for a method."""
+    if symbol.kind == "method":
+        for candidate in reversed([s for s in _symbols(text, grammar) if s.kind == "class"]):
+            if candidate.start <= symbol.start and symbol.end <= candidate.end:
+                return (candidate.name,)
+    return (symbol.name,)
+
+
+def _symbols(text: str, grammar: str):
+    from lsp_server.engine.symbols import symbols_in
+
+    return symbols_in(text, grammar)
+
+
+def _test_file(path: Path, text: str, grammar: str, root: Path, framework: str, names: tuple[str, ...]) -> tuple[Path, str]:
+    stem = path.stem
+    if grammar == "python":
+        module = python_module(path, root)
+        header = f"from {module} import {', '.join(names)}"
+        if framework == "unittest":
+            header = "import unittest\n\n" + header
+        else:
+            header = "import pytest\n\n" + header
+        return python_test_dir(root) / f"test_{module.split('.')[-1]}.py", header
+    if grammar in ("javascript", "typescript", "tsx"):
+        suffix = path.suffix
+        test_path = path.with_name(f"{stem}.test{suffix}")
+        header = f"import {{ {', '.join(names)} }} from './{stem}';"
+        if framework == "vitest":
+            header = "import { describe, it, expect } from 'vitest';\n" + header
+        return test_path, header
+    if grammar == "go":
+        package = re.search(r"^package\s+(\w+)", text, re.M)
+        if package is None:
+            raise TestsError(f"{path.name} has no package clause; add one first.")
+        return path.with_name(f"{stem}_test.go"), f"package {package.group(1)}\n\nimport \"testing\""
+    if grammar == "rust":
+        return path, ""
+    if grammar == "java":
+        package = re.search(r"^package\s+([\w.]+)\s*;", text, re.M)
+        parts = path.resolve().parts
+        if "main" in parts and "src" in parts:
+            main_index = len(parts) - 1 - parts[::-1].index("main")
+            test_dir = Path(*parts[:main_index]) / "test" / Path(*parts[main_index + 1 : -1])
+        else:
+            test_dir = path.parent
+        lines = [f"package {package.group(1)};", ""] if package else []
+        lines += ["import static org.junit.jupiter.api.Assertions.*;", "", "import org.junit.jupiter.api.Test;"]
+        return test_dir / f"{stem}Test.java", "\n".join(lines)
+    raise TestsError(f"no test file convention for '{grammar}'.")
+
+
+# -- generation -------------------------------------------------------------------------
+
+
+class TestWriter:
+    """Writes test code (without the header) for a plan; `error` is the parse error of the
+    previous attempt when retrying."""
+
+    name = "writer"
+    __test__ = False
+
+    def write(self, plan: TestsPlan, abort: threading.Event, error: str | None = None) -> str:
+        raise NotImplementedError
+
+
+@dataclass
+class TestsResult:
+    __test__ = False
+
+    file_edit: FileEdit
+    code: str
+    attempts: int
+    dropped: int = 0
+    kept: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Aborted(Exception):
+    """Generation stopped because it was cancelled or preempted."""
+
+
+def strip_fences(text: str) -> str:
+    """The code inside a ``` block if there is one, else the text."""
+    match = re.search(r"```[\w+-]*\n(.*?)(?:```|$)", text, re.S)
+    return match.group(1) if match else text
+
+
+def test_names(code: str, plan: TestsPlan) -> list[str]:
+    pattern = {
+        "python": r"^\s*(?:async\s+)?def (test\w*)\s*\(",
+        "go": r"^func (Test\w+)\s*\(",
+        "rust": r"#\[test\]\s*(?:#\[[^\]]*\]\s*)*fn (\w+)",
+        "java": r"@Test\s+(?:public\s+)?void (\w+)\s*\(",
+    }.get(plan.language, r"\b(?:it|test)\(\s*['\"`]([^'\"`]+)")
+    return re.findall(pattern, code, re.M)
+
+
+def check_code(plan: TestsPlan, code: str) -> str | None:
+    """None when the file with `code` parses and has tests; else the problem, one line."""
+    if not test_names(code, plan):
+        return "the answer contains no test functions."
+    full = plan.file_edit(code).new_text()
+    error = first_syntax_error(full, plan.language)
+    if error is None and plan.language == "python":
+        # tree-sitter accepts some incomplete blocks (`if x:` at the end); Python's own parser does not.
+        try:
+            ast.parse(full)
+        except SyntaxError as syntax_error:
+            error = ((syntax_error.lineno or 1) - 1, max((syntax_error.offset or 1) - 1, 0))
+    if error is None:
+        return None
+    line, column = error
+    offending = full.splitlines()[line] if line < len(full.splitlines()) else ""
+    return f"syntax error at line {line + 1}, column {column + 1}: {offending.strip()[:80]}"
+
+
+def generate_tests(plan: TestsPlan, writer: TestWriter, abort: threading.Event | None = None) -> TestsResult:
+    """Write tests; on a parse error write them once more with the error in the prompt."""
+    abort = abort or threading.Event()
+    problem = None
+    for attempt in (1, 2):
+        code = strip_fences(writer.write(plan, abort, problem))
+        if abort.is_set():
+            raise Aborted()
+        code = _drop_header_duplicates(code, plan)
+        problem = check_code(plan, code)
+        if problem is None:
+            return TestsResult(plan.file_edit(code), code, attempt)
+    raise TestsError(f"the generated tests did not parse twice ({problem}); try again or use a larger model.")
+
+
+def _drop_header_duplicates(code: str, plan: TestsPlan) -> str:
+    header_lines = {line.strip() for line in plan.header.splitlines() if line.strip()}
+    if plan.language == "go":
+        code = re.sub(r"^package \w+\s*\n", "", code, flags=re.M)
+        code = re.sub(r"^import \"testing\"\s*\n", "", code, flags=re.M)
+    return "\n".join(line for line in code.splitlines() if line.strip() not in header_lines).strip("\n")
+
+
+# -- running (only with --run / tests.run) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    passed: frozenset[str]
+    failed: frozenset[str]
+    output: str
+
+
+def run_and_filter(
+    plan: TestsPlan, result: TestsResult, runs: int = RUNS_TO_KEEP, timeout: float = 60.0,
+    python: str | None = None, on_run: Callable[[int, int], None] | None = None,
+) -> TestsResult:
+    """Run the new tests `runs` times in a subprocess and keep those that passed every time."""
+    names = test_names(result.code, plan)
+    passing = set(names)
+    for number in range(runs):
+        if on_run is not None:
+            on_run(number, runs)
+        outcome = run_once(plan, result.code, timeout, python)
+        passing &= set(outcome.passed)
+        if not passing:
+            break
+    dropped = [name for name in names if name not in passing]
+    if not passing:
+        raise TestsError(f"none of the {len(names)} generated tests passed {runs} runs in a row; nothing was kept.")
+    code = remove_tests(result.code, plan, dropped) if dropped else result.code
+    notes = [f"kept {len(passing)} of {len(names)} tests; dropped {len(dropped)} that did not pass {runs} runs in a row"]
+    return replace(result, file_edit=plan.file_edit(code), code=code, dropped=len(dropped), kept=len(passing), notes=notes)
+
+
+def run_once(plan: TestsPlan, code: str, timeout: float, python: str | None = None) -> RunOutcome:
+    if plan.framework in ("pytest", "unittest"):
+        return _run_python(plan, code, timeout, python or sys.executable)
+    raise TestsError(f"--run supports Python tests so far, not {plan.framework}; the tests were written but not run.")
+
+
+def _run_python(plan: TestsPlan, code: str, timeout: float, python: str) -> RunOutcome:
+    full = plan.file_edit(code).new_text()
+    directory = plan.test_path.parent
+    created_dir = not directory.exists()
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix="test_seekcode_", suffix=".py", dir=directory)
+    report = Path(tempfile.mkdtemp(prefix="seekcode-run-")) / "report.xml"
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(full)
+        command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", f"--junitxml={report}", temporary]
+        environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join(
+            [str(plan.root), str(plan.root / "src")] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
+        try:
+            completed = subprocess.run(command, cwd=plan.root, capture_output=True, text=True, timeout=timeout, env=environment)
+            output = completed.stdout[-4000:] + completed.stderr[-2000:]
+        except subprocess.TimeoutExpired:
+            return RunOutcome(frozenset(), frozenset(), f"timed out after {timeout:.0f} s")
+        return _junit_outcome(report, output)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+        shutil.rmtree(report.parent, ignore_errors=True)
+        if created_dir:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _junit_outcome(report: Path, output: str) -> RunOutcome:
+    passed, failed = set(), set()
+    if report.exists():
+        for case in ElementTree.parse(report).getroot().iter("testcase"):
+            name = case.get("name", "").split("[", 1)[0]
+            if any(child.tag in ("failure", "error", "skipped") for child in case):
+                failed.add(name)
+            else:
+                passed.add(name)
+    passed -= failed  # a parametrized test counts only if every case passed
+    return RunOutcome(frozenset(passed), frozenset(failed), output)
+
+
+def remove_tests(code: str, plan: TestsPlan, names: list[str]) -> str:
+    """`code` without the named test functions (Python: top-level or in a TestCase)."""
+    if plan.language != "python":
+        return code
+    tree = parse(code, "python")
+    data = code.encode("utf-8")
+    cuts: list[tuple[int, int]] = []
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        target = node.child_by_field_name("definition") if node.type == "decorated_definition" else node
+        if target is not None and target.type == "function_definition":
+            name = target.child_by_field_name("name")
+            if name is not None and data[name.start_byte : name.end_byte].decode() in names:
+                cuts.append((node.start_byte, node.end_byte))
+                continue
+        if node.type in ("module", "class_definition", "block", "decorated_definition"):
+            stack.extend(node.named_children)
+    for start, end in sorted(cuts, reverse=True):
+        line_start = data.rfind(b"\n", 0, start) + 1
+        line_end = data.find(b"\n", end)
+        data = data[:line_start] + data[(len(data) if line_end == -1 else line_end + 1) :]
+    cleaned = re.sub(r"\n{3,}", "\n\n\n", data.decode("utf-8"))
+    return cleaned

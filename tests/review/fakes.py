@@ -1,0 +1,65 @@
+"""A scripted stand-in for a model, for exact placement tests (a real GGUF runs elsewhere).
+
+Tokens are words, runs of punctuation, and runs of whitespace, so a test can say which
+token the "model" finds surprising; the written answer is a fixed text.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from lsp_server.engine.surprise import SurpriseScorer
+from lsp_server.features.review import WrittenReviewUnavailable
+
+TOKEN = re.compile(r"\w+|[^\w\s]+|\s+")
+
+
+class ScriptedModel:
+    def __init__(self, answer: str | None = "[]", surprising: dict[str, float] | None = None,
+                 context_size: int = 4096, writes: bool = True) -> None:
+        self.answer = answer
+        self.surprising = surprising or {}  # token text -> its surprise in nats
+        self.context_size = context_size
+        self.writes = writes
+        self.vocab: list[str] = []
+        self.ids: dict[str, int] = {}
+        self.messages: list[list[dict]] = []
+        self.grammars: list[str] = []
+        self.scored: list[list[int]] = []
+
+    def _id(self, text: str) -> int:
+        if text not in self.ids:
+            self.ids[text] = len(self.vocab)
+            self.vocab.append(text)
+        return self.ids[text]
+
+    def tokenize(self, text: str) -> list[int]:
+        return [self._id(match.group()) for match in TOKEN.finditer(text)]
+
+    def piece(self, token: int) -> bytes:
+        return self.vocab[token].encode("utf-8")
+
+    def logprobs(self, tokens, abort):
+        if abort is not None and abort.is_set():
+            return None
+        self.scored.append(list(tokens))
+        # Ordinary tokens: 1.0-2.0 nats, varying so the file has a spread.
+        return [-self.surprising.get(self.vocab[token], 1.0 + (index % 5) * 0.25) for index, token in enumerate(tokens)]
+
+    def scores(self, tokens, abort):
+        logprobs = self.logprobs(tokens, abort)
+        # The "model's first choice" is always a 0.9-nat token: gaps follow the surprises.
+        return None if logprobs is None else (logprobs, [-0.9] * len(logprobs))
+
+    def surprise_scorer(self) -> SurpriseScorer:
+        return SurpriseScorer(self.tokenize, self.piece, self.scores, self.context_size)
+
+    def write(self, messages, grammar, max_tokens, abort: threading.Event | None):
+        if not self.writes:
+            raise WrittenReviewUnavailable("this model has no chat template.")
+        if abort is not None and abort.is_set():
+            return None
+        self.messages.append(messages)
+        self.grammars.append(grammar)
+        return self.answer
