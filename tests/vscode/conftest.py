@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.vscode.code_server import CHROMIUM, INSTALL_HINT, REPO, CodeServer, build_vsix, missing_tools
+from tests.vscode.workbench import open_workbench
 
 ARTIFACTS = REPO / "build" / "vscode-e2e"
 WORKSPACE_TEMPLATE = Path(__file__).parent / "workspace"
@@ -62,6 +63,7 @@ class Session:
         self.server.start(path_prefix)
         self.context = browser.new_context(viewport={"width": 1400, "height": 900})
         self.page = self.context.new_page()
+        open_workbench(self.page, self.server.url)
 
     def save_artifacts(self, name: str) -> Path:
         target = ARTIFACTS / name

@@ -65,6 +65,11 @@ def run_command(page: Page, title: str) -> None:
     quick_input(page, "F1", f">{title}", title)
 
 
+def clear_notifications(page: Page) -> None:
+    run_command(page, "Notifications: Clear All Notifications")
+    page.locator(".notifications-toasts .notification-toast").first.wait_for(state="detached", timeout=UI_TIMEOUT_MS)
+
+
 def go_to_line(page: Page, line: int, column: int = 1) -> None:
     page.keyboard.press(f"{MOD}+G")
     box = page.locator(".quick-input-widget input")

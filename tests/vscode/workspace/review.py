@@ -1,9 +1,18 @@
-def average(numbers):
-    total = 0
-    for number in numbers:
-        total += number
-    return total / len(numbers)
+def add(a, b):
+    return a + b
 
 
-def is_even(number):
-    return number % 2 == 1
+def subtract(a, b):
+    return a - b
+
+
+def multiply(a, b):
+    return a * b
+
+
+def divide(a, b):
+    return a / b
+
+
+def remainder(a, b):
+    return a %% b
