@@ -105,6 +105,12 @@ def wait_ghost_text(page: Page, timeout_ms: int = MODEL_TIMEOUT_MS) -> tuple[str
     return state["text"].replace("\u00a0", " "), state["shownAt"] - state["lastKey"]
 
 
+def shown_ghost_text(page: Page) -> str:
+    """The ghost text on screen now ("" when none)."""
+    texts = page.locator(GHOST_SELECTOR).all_text_contents()
+    return "".join(texts).replace("\u00a0", " ")
+
+
 def wait_file(path, predicate, timeout_s: float = MODEL_TIMEOUT_MS / 1000) -> str:
     deadline = time.monotonic() + timeout_s
     text = path.read_text()
