@@ -15,7 +15,7 @@ import pytest
 from tests.vscode.conftest import ARTIFACTS
 from tests.vscode.workbench import (
     MODEL_TIMEOUT_MS, UI_TIMEOUT_MS, clear_notifications, go_to_line, notification, open_file, run_command, save,
-    shown_ghost_text, status_item, wait_file, wait_ghost_text, watch_ghost_text,
+    shown_ghost_text, status_item, wait_file, wait_for_paths, wait_ghost_text, watch_ghost_text,
 )
 
 pytestmark = pytest.mark.slow
@@ -29,6 +29,7 @@ WORDS_FILE = "words.py"
 WORDS_TYPED = "def mul"  # the bundled model suggests "(b, b):"
 DOCSTRING_FILE = "docstring.py"
 REVIEW_FILE = "review.py"
+TESTS_FILE = "stats.py"
 
 
 def record_latency(milliseconds: float, ghost: str) -> None:
@@ -126,6 +127,37 @@ def test_generate_docstring_inserts_it_under_the_def(vscode):
     assert lines[: def_index + 1] == original[: def_index + 1]
     assert lines[body_start:] == original[def_index + 1 :]
     assert all(line.startswith("    ") or not line.strip() for line in lines[def_index + 1 : body_start])
+
+
+def test_generate_tests_shows_a_preview_then_applies(vscode):
+    page = vscode.page
+    open_file(page, TESTS_FILE)
+    wait_model_loaded(page)
+    go_to_line(page, 2, 9)  # inside clamp
+    clear_notifications(page)
+    run_command(page, "seekcode: Generate Tests")
+    # The edit waits in VS Code's refactor preview, unticked, until the user ticks it and applies it.
+    panel = page.locator(".part.panel")
+    apply_button = panel.get_by_role("button", name="Apply")
+    refused = notification(page, "seekcode: ")
+    apply_button.or_(not_offered(page, "seekcode.generateTests")).or_(refused).first.wait_for(timeout=MODEL_TIMEOUT_MS)
+    skip_unless_offered(page, "seekcode.generateTests")
+    if refused.is_visible() and "did not parse" in refused.inner_text():
+        # The 13 MB bundled model often writes a test file that does not parse; the server says
+        # so and the user sees it. Not the extension's failure; a real code model gets the preview.
+        pytest.skip(f"the bundled model's tests did not parse: {refused.inner_text().splitlines()[0]}")
+    entry = panel.locator(".monaco-list-row", has_text="test_stats.py").first
+    entry.wait_for(timeout=UI_TIMEOUT_MS)
+    assert not list(vscode.workspace.rglob("test_stats.py")), "the tests were written before Apply"
+    page.screenshot(path=str(ARTIFACTS / "tests-preview.png"))
+    entry.get_by_role("checkbox").click()
+    apply_button.click()
+    panel.locator(".monaco-list-row", has_text="test_stats.py").wait_for(state="detached", timeout=UI_TIMEOUT_MS)
+    run_command(page, "File: Save All")
+    test_files = wait_for_paths(vscode.workspace, "test_stats.py")
+    written = test_files[0].read_text()
+    print(f"\ngenerated {test_files[0].relative_to(vscode.workspace)}:\n{written}")
+    assert "def test_" in written and "clamp" in written, written
 
 
 def test_review_file_shows_a_diagnostic_in_the_problems_panel(vscode):

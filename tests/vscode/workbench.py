@@ -120,3 +120,13 @@ def wait_file(path, predicate, timeout_s: float = MODEL_TIMEOUT_MS / 1000) -> st
             return text
         time.sleep(0.2)
     raise AssertionError(f"{path} never matched; last content:\n{text}")
+
+
+def wait_for_paths(root, name: str, timeout_s: float = UI_TIMEOUT_MS / 1000) -> list:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [path for path in root.rglob(name) if path.read_text().strip()]
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"no non-empty {name} under {root}")

@@ -76,6 +76,20 @@ export class Commands {
     };
   }
 
+  /** An edit the server could not make or the user discarded: say why; notes of a success too. */
+  private report(result: { applied: boolean; message?: string } | undefined, fallback: string): void {
+    if (!result) {
+      return;
+    }
+    if (!result.applied) {
+      const message = `seekcode: ${result.message ?? fallback}`;
+      this.log.warn(message);
+      void vscode.window.showWarningMessage(message);
+    } else if (result.message) {
+      void vscode.window.showInformationMessage(`seekcode: ${result.message}`);
+    }
+  }
+
   private async generateDocstring(): Promise<void> {
     const target = this.editorTarget();
     if (!target) {
@@ -84,9 +98,7 @@ export class Commands {
     const result = await this.execute<{ applied: boolean; message?: string }>(
       'seekcode.generateDocstring', target.argument, 'seekcode: generating docstring',
     );
-    if (result && !result.applied) {
-      void vscode.window.showInformationMessage(`seekcode: ${result.message ?? 'no docstring was written.'}`);
-    }
+    this.report(result, 'no docstring was written.');
   }
 
   private async generateTests(): Promise<void> {
@@ -100,9 +112,7 @@ export class Commands {
         'seekcode.generateTests', { ...target.argument, run }, 'seekcode: generating tests',
       ),
     );
-    if (result && !result.applied) {
-      void vscode.window.showInformationMessage(`seekcode: ${result.message ?? 'the tests were not applied.'}`);
-    }
+    this.report(result, 'the tests were not applied.');
   }
 
   private async review(scope: ReviewScope): Promise<void> {
