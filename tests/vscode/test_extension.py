@@ -14,7 +14,7 @@ import pytest
 
 from tests.vscode.conftest import ARTIFACTS
 from tests.vscode.workbench import (
-    MODEL_TIMEOUT_MS, UI_TIMEOUT_MS, clear_notifications, go_to_line, notification, open_file, run_command, save,
+    MODEL_TIMEOUT_MS, UI_TIMEOUT_MS, clear_notifications, go_to_line, notification, open_file, pick, run_command, save,
     shown_ghost_text, status_item, wait_file, wait_for_paths, wait_ghost_text, watch_ghost_text,
 )
 
@@ -120,6 +120,7 @@ def test_generate_docstring_inserts_it_under_the_def(vscode):
     lines = after.splitlines()
     def_index = lines.index("def moving_average(values, window):")
     docstring_line = lines[def_index + 1]
+    print("\ndocstring:\n" + "\n".join(lines[def_index : def_index + 6]))
     assert re.match(r'^    [rbuRBU]?("""|\'\'\')', docstring_line), after
     # Everything else is where it was: the docstring was inserted, nothing replaced.
     original = before.splitlines()
@@ -176,6 +177,27 @@ def test_review_file_shows_a_diagnostic_in_the_problems_panel(vscode):
     typo_row = problems.filter(has_text=re.compile(r"Ln 18\b"))
     typo_row.first.wait_for(timeout=UI_TIMEOUT_MS)
     page.screenshot(path=str(ARTIFACTS / "review-diagnostic.png"))  # the README's picture
+
+
+def test_pick_model_reaches_the_running_server_live(vscode):
+    """Pick Model sets seekcode.model; the running server reloads it and says what is wrong."""
+    page = vscode.page
+    broken = vscode.workspace / "broken.gguf"
+    broken.write_bytes(b"not a GGUF file\n")
+    clear_notifications(page)
+    run_command(page, "seekcode: Pick Model…", closes=False)
+    pick(page, "broken.gguf", "broken.gguf")
+    toast = notification(page, re.escape(str(broken)))
+    toast.wait_for(timeout=MODEL_TIMEOUT_MS)
+    assert "is not a GGUF file" in toast.inner_text()
+    error_item = page.locator(".statusbar-item.error-kind", has_text="seekcode")
+    error_item.wait_for(timeout=UI_TIMEOUT_MS)
+    # Back to the bundled model: loaded again, and the error leaves the status bar.
+    clear_notifications(page)
+    run_command(page, "seekcode: Pick Model…", closes=False)
+    pick(page, "Bundled model", "Bundled model")
+    wait_model_loaded(page)
+    error_item.wait_for(state="detached", timeout=UI_TIMEOUT_MS)
 
 
 def test_missing_server_names_the_fix(vscode_without_server):

@@ -38,13 +38,29 @@ def open_workbench(page: Page, url: str) -> None:
     page.wait_for_selector(".statusbar", timeout=UI_TIMEOUT_MS)
 
 
-def quick_input(page: Page, key: str, text: str, row_label: str) -> None:
-    """Open a quick input with `key`, type `text`, wait for the row named `row_label`, take it."""
+def quick_input(page: Page, key: str, text: str, row_label: str, closes: bool = True) -> None:
+    """Open a quick input with `key`, type `text`, wait for the row named `row_label`, take it.
+
+    closes=False: what was chosen opens another quick pick at once (it may never look hidden).
+    """
     page.keyboard.press(key)
     box = page.locator(".quick-input-widget input")
     box.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
     box.fill(text)
     row = page.locator(f".quick-input-list .monaco-list-row[aria-label*={row_label!r}]").first
+    row.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
+    page.keyboard.press("Enter")
+    if closes:
+        page.locator(".quick-input-widget").wait_for(state="hidden", timeout=UI_TIMEOUT_MS)
+
+
+def pick(page: Page, text: str, row_label: str) -> None:
+    """Choose `row_label` in a quick pick that an extension opened."""
+    box = page.locator(".quick-input-widget input")
+    box.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
+    row = page.locator(f".quick-input-list .monaco-list-row[aria-label*={row_label!r}]").first
+    row.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
+    box.fill(text)
     row.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
     page.keyboard.press("Enter")
     page.locator(".quick-input-widget").wait_for(state="hidden", timeout=UI_TIMEOUT_MS)
@@ -60,9 +76,9 @@ def open_file(page: Page, name: str) -> Locator:
     return editor
 
 
-def run_command(page: Page, title: str) -> None:
+def run_command(page: Page, title: str, closes: bool = True) -> None:
     """Run a command from the palette by its full title, e.g. 'seekcode: Generate Docstring'."""
-    quick_input(page, "F1", f">{title}", title)
+    quick_input(page, "F1", f">{title}", title, closes)
 
 
 def clear_notifications(page: Page) -> None:

@@ -37,7 +37,9 @@ export class ServerSession implements vscode.Disposable {
   ) {
     this.subscriptions.push(
       vscode.workspace.onDidChangeConfiguration((event) => {
-        if (event.affectsConfiguration('seekcode')) {
+        if (event.affectsConfiguration('seekcode.server')) {
+          void this.restart(); // another executable: nothing of the running one carries over
+        } else if (event.affectsConfiguration('seekcode')) {
           this.settingsChanged();
         }
       }),
