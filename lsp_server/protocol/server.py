@@ -51,6 +51,8 @@ class SeekcodeServer(LanguageServer):
         self.review = ReviewController(self)
         # Each returns code actions for (server, CodeActionParams); the one handler lists them all.
         self.code_action_providers = [lambda ls, params: ls.review.code_actions(params)]
+        # codeAction/resolve: CodeAction.data["kind"] -> async resolver(server, action) -> action (assist_handlers).
+        self.code_action_resolvers: dict[str, Any] = {}
 
     # -- errors -------------------------------------------------------------
 
@@ -282,13 +284,23 @@ def build_server(base_settings: Settings, runtime: Runtime | None = None) -> See
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.Source]),
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.Source, types.CodeActionKind.RefactorRewrite],
+            resolve_provider=True,
+        ),
     )
     def code_action(ls: SeekcodeServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         actions: list[types.CodeAction] = []
         for provider in ls.code_action_providers:
             actions += provider(ls, params)
         return actions
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    @_guarded
+    async def code_action_resolve(ls: SeekcodeServer, action: types.CodeAction) -> types.CodeAction:
+        data = action.data if isinstance(action.data, dict) else {}
+        resolver = ls.code_action_resolvers.get(data.get("kind"))
+        return await resolver(ls, action) if resolver is not None else action
 
     @server.command(REVIEW_COMMAND)
     @_guarded
@@ -298,6 +310,10 @@ def build_server(base_settings: Settings, runtime: Runtime | None = None) -> See
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: SeekcodeServer, params: Any) -> None:
         ls.runtime.close()
+
+    from lsp_server.protocol.assist_handlers import register_assist
+
+    register_assist(server)  # docstring/tests code actions, resolvers and commands
 
     return server
 
