@@ -130,13 +130,9 @@ def test_generate_docstring_inserts_it_under_the_def(vscode):
     assert all(line.startswith("    ") or not line.strip() for line in lines[def_index + 1 : body_start])
 
 
-def test_generate_tests_shows_a_preview_then_applies(vscode):
+def apply_tests_preview(vscode, test_file: str, function: str) -> None:
+    """Generated tests wait in VS Code's refactor preview, unticked; tick them, Apply, check the file."""
     page = vscode.page
-    open_file(page, TESTS_FILE)
-    wait_model_loaded(page)
-    go_to_line(page, 2, 9)  # inside clamp
-    clear_notifications(page)
-    run_command(page, "seekcode: Generate Tests")
     # The edit waits in VS Code's refactor preview, unticked, until the user ticks it and applies it.
     panel = page.locator(".part.panel")
     apply_button = panel.get_by_role("button", name="Apply")
@@ -147,18 +143,62 @@ def test_generate_tests_shows_a_preview_then_applies(vscode):
         # The 13 MB bundled model often writes a test file that does not parse; the server says
         # so and the user sees it. Not the extension's failure; a real code model gets the preview.
         pytest.skip(f"the bundled model's tests did not parse: {refused.inner_text().splitlines()[0]}")
-    entry = panel.locator(".monaco-list-row", has_text="test_stats.py").first
+    entry = panel.locator(".monaco-list-row", has_text=test_file).first
     entry.wait_for(timeout=UI_TIMEOUT_MS)
-    assert not list(vscode.workspace.rglob("test_stats.py")), "the tests were written before Apply"
+    assert not list(vscode.workspace.rglob(test_file)), "the tests were written before Apply"
     page.screenshot(path=str(ARTIFACTS / "tests-preview.png"))
     entry.get_by_role("checkbox").click()
     apply_button.click()
-    panel.locator(".monaco-list-row", has_text="test_stats.py").wait_for(state="detached", timeout=UI_TIMEOUT_MS)
+    entry.wait_for(state="detached", timeout=UI_TIMEOUT_MS)
     run_command(page, "File: Save All")
-    test_files = wait_for_paths(vscode.workspace, "test_stats.py")
+    test_files = wait_for_paths(vscode.workspace, test_file)
     written = test_files[0].read_text()
     print(f"\ngenerated {test_files[0].relative_to(vscode.workspace)}:\n{written}")
-    assert "def test_" in written and "clamp" in written, written
+    assert "def test_" in written and function in written, written
+
+
+def test_docstring_code_action(vscode):
+    """The server's "Generate docstring" code action, resolved lazily, from VS Code's action menu."""
+    page = vscode.page
+    path = vscode.workspace / WORDS_FILE
+    open_file(page, WORDS_FILE)
+    wait_model_loaded(page)
+    before = path.read_text()
+    go_to_line(page, 2, 9)  # inside add
+    clear_notifications(page)
+    page.keyboard.press("Control+.")
+    action = page.locator(".action-widget .monaco-list-row", has_text="Generate docstring").first
+    action.wait_for(timeout=UI_TIMEOUT_MS)
+    action.click()
+    page.locator(".tabs-container .tab.active.dirty").wait_for(timeout=MODEL_TIMEOUT_MS)
+    save(page)
+    lines = path.read_text().splitlines()
+    assert lines[0] == "def add(a, b):"
+    assert re.match(r'^    [rbuRBU]?("""|\'\'\')', lines[1]), lines[:6]
+    assert lines[-len(before.splitlines()) + 1 :] == before.splitlines()[1:]
+
+
+def test_tests_code_action_opens_the_preview(vscode):
+    page = vscode.page
+    open_file(page, "bounds.py")
+    wait_model_loaded(page)
+    go_to_line(page, 2, 9)
+    clear_notifications(page)
+    page.keyboard.press("Control+.")
+    action = page.locator(".action-widget .monaco-list-row", has_text="Generate tests").first
+    action.wait_for(timeout=UI_TIMEOUT_MS)
+    action.click()
+    apply_tests_preview(vscode, "test_bounds.py", "within")
+
+
+def test_generate_tests_shows_a_preview_then_applies(vscode):
+    page = vscode.page
+    open_file(page, TESTS_FILE)
+    wait_model_loaded(page)
+    go_to_line(page, 2, 9)  # inside clamp
+    clear_notifications(page)
+    run_command(page, "seekcode: Generate Tests")
+    apply_tests_preview(vscode, "test_stats.py", "clamp")
 
 
 def test_review_file_shows_a_diagnostic_in_the_problems_panel(vscode):

@@ -3,13 +3,13 @@
 import * as vscode from 'vscode';
 import {
   CloseAction, ConfigurationParams, ConfigurationRequest, DidChangeConfigurationNotification, ErrorAction,
-  CancellationToken, LanguageClient, LanguageClientOptions, LogMessageNotification, MessageType,
+  CancellationToken, CodeActionResolveRequest, LanguageClient, LanguageClientOptions, LogMessageNotification, MessageType,
   ServerOptions, ShowMessageNotification, State, TransportKind,
 } from 'vscode-languageclient/node';
 import { findServer, INSTALL_HINT, ServerCommand, ServerNotFoundError } from './discovery';
 import { discoveryInput } from './environments';
 import { SuggestionGate } from './gate';
-import { EditPreview } from './preview';
+import { EditPreview, previewEdit } from './preview';
 import { ProgressWatcher } from './progress';
 import { serverSettings } from './settings';
 import { StatusBar } from './status';
@@ -78,6 +78,9 @@ export class ServerSession implements vscode.Disposable {
         this.log.error(params.message);
         this.status.error(params.message.replace(/^seekcode: /, ''));
         void this.notify(params.message);
+      } else if (params.type === MessageType.Warning) {
+        this.log.warn(params.message);
+        void vscode.window.showWarningMessage(params.message);
       } else {
         void vscode.window.showInformationMessage(params.message);
       }
@@ -173,6 +176,20 @@ export class ServerSession implements vscode.Disposable {
             this.status.endSuggestion();
           }
         },
+        resolveCodeAction: async (item, token, next) => {
+          const client = this.client;
+          if (!client || !isTestsAction(item)) {
+            return next(item, token);
+          }
+          // Resolved here rather than by `next`, to get the protocol edit and put it in the preview.
+          const resolved = await client.sendRequest(
+            CodeActionResolveRequest.type, client.code2ProtocolConverter.asCodeActionSync(item), token,
+          );
+          if (resolved?.edit) {
+            item.edit = previewEdit(client, resolved.edit, 'seekcode: generated tests');
+          }
+          return item;
+        },
         workspace: {
           configuration: async (params: ConfigurationParams, token, next: ConfigurationRequest.HandlerSignature) => {
             const answers = await next(params, token);
@@ -210,6 +227,12 @@ export class ServerSession implements vscode.Disposable {
     this.subscriptions.forEach((s) => s.dispose());
     void this.stop();
   }
+}
+
+/** The server's "Generate tests" action (its data says kind "tests"; see the assist handlers). */
+function isTestsAction(item: vscode.CodeAction): boolean {
+  const data = (item as vscode.CodeAction & { data?: { kind?: unknown } }).data;
+  return typeof data === 'object' && data !== null && data.kind === 'tests';
 }
 
 export function messageOf(error: unknown): string {
