@@ -49,7 +49,8 @@ def quick_input(page: Page, key: str, text: str, row_label: str, closes: bool = 
     box.fill(text)
     row = page.locator(f".quick-input-list .monaco-list-row[aria-label*={row_label!r}]").first
     row.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
-    page.keyboard.press("Enter")
+    # A click, not Enter: the list may still be reordering (recent items, then search results).
+    row.click()
     if closes:
         page.locator(".quick-input-widget").wait_for(state="hidden", timeout=UI_TIMEOUT_MS)
 
@@ -62,7 +63,7 @@ def pick(page: Page, text: str, row_label: str) -> None:
     row.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
     box.fill(text)
     row.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
-    page.keyboard.press("Enter")
+    row.click()
     page.locator(".quick-input-widget").wait_for(state="hidden", timeout=UI_TIMEOUT_MS)
 
 
