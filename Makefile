@@ -29,8 +29,10 @@ editors: setup
 demo: setup
 	$(BIN)/seekcode-lsp complete examples/demo.py:13:9
 
+# scripts/install-vscode-e2e.sh: node, code-server, Chromium and Playwright for tests/vscode, and the .vsix.
 test: setup editors
-	OMP_WAIT_POLICY=PASSIVE SEEKCODE_REQUIRE_EDITORS=1 $(BIN)/python -m pytest -q
+	scripts/install-vscode-e2e.sh $(BIN)/python
+	SEEKCODE_E2E_REQUIRED=1 SEEKCODE_REQUIRE_EDITORS=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info
