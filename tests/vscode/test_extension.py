@@ -25,6 +25,7 @@ GHOST_FILE = "ghost.py"
 # Typed after the last line; no brackets or quotes, so auto-closing leaves it as typed. The bundled
 # model suggests "(b):" here (seekcode-lsp complete gives the same); the test checks whatever it shows.
 GHOST_TYPED = "def div"
+MANUAL_FILE = "manual.py"
 WORDS_FILE = "words.py"
 WORDS_TYPED = "def mul"  # the bundled model suggests "(b, b):"
 DOCSTRING_FILE = "docstring.py"
@@ -100,6 +101,33 @@ def test_accept_next_word_takes_the_first_word_only(vscode):
     assert accepted and ghost.startswith(accepted), (accepted, ghost)
     if len(re.findall(r"\w+", ghost)) > 1:
         assert len(accepted) < len(ghost), (accepted, ghost)
+
+
+def test_toggle_and_snooze_show_in_the_status_bar_and_the_manual_trigger_still_asks(vscode):
+    page = vscode.page
+    open_file(page, MANUAL_FILE)
+    wait_model_loaded(page)
+    seekcode_item = status_item(page, BUNDLED_MODEL_LABEL)
+    run_command(page, "seekcode: Toggle Suggestions")
+    seekcode_item.locator(".codicon-circle-slash").wait_for(timeout=UI_TIMEOUT_MS)
+    run_command(page, "seekcode: Toggle Suggestions")
+    seekcode_item.locator(".codicon-circle-slash").wait_for(state="detached", timeout=UI_TIMEOUT_MS)
+
+    run_command(page, "seekcode: Snooze Suggestions…", closes=False)
+    pick(page, "5 minutes", "5 minutes")
+    seekcode_item.locator(".codicon-clock").wait_for(timeout=UI_TIMEOUT_MS)
+    page.keyboard.press("Control+End")
+    page.keyboard.type(GHOST_TYPED, delay=40)
+    # Snoozed: typing asks for nothing; the manual trigger (Ctrl+Alt+Space) still does.
+    watch_ghost_text(page)
+    page.keyboard.press("Control+Alt+Space")
+    ghost, latency_ms = wait_ghost_text(page)
+    print(f"\nmanual trigger -> ghost text: {latency_ms:.0f} ms ({ghost!r})")
+    assert ghost.strip()
+    page.keyboard.press("Escape")
+    run_command(page, "seekcode: Snooze Suggestions…", closes=False)
+    pick(page, "Resume now", "Resume now")
+    seekcode_item.locator(".codicon-clock").wait_for(state="detached", timeout=UI_TIMEOUT_MS)
 
 
 def test_generate_docstring_inserts_it_under_the_def(vscode):

@@ -27,6 +27,7 @@ export class ServerSession implements vscode.Disposable {
   client: LanguageClient | undefined;
   server: ServerCommand | undefined;
   private restarts = 0;
+  private modelSetting: string | undefined;
   private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(
@@ -49,7 +50,8 @@ export class ServerSession implements vscode.Disposable {
   async start(): Promise<void> {
     this.status.starting();
     this.gate.update(currentSettings(this.log));
-    this.status.setModel(currentSettings().model);
+    this.modelSetting = currentSettings().model;
+    this.status.setModel(this.modelSetting);
     try {
       this.server = findServer(await discoveryInput());
     } catch (error) {
@@ -128,7 +130,11 @@ export class ServerSession implements vscode.Disposable {
   private settingsChanged(): void {
     const settings = currentSettings(this.log);
     this.gate.update(settings);
-    this.status.setModel(settings.model);
+    if (settings.model !== this.modelSetting) {
+      // Until the server says what it loaded, show what was asked for.
+      this.modelSetting = settings.model;
+      this.status.setModel(settings.model);
+    }
     this.status.gateChanged();
     if (this.client?.isRunning()) {
       void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings: { seekcode: settings } });
