@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import time
+from typing import TYPE_CHECKING
 
-from playwright.sync_api import Locator, Page
+if TYPE_CHECKING:  # playwright may be missing; the `vsix` fixture then skips (or fails under make test)
+    from playwright.sync_api import Locator, Page
 
 MOD = "Control"
 # Generous: the machine that runs this may be a loaded 2-core VM.
