@@ -278,3 +278,15 @@ def test_missing_server_names_the_fix(vscode_without_server):
     error_item.wait_for(timeout=UI_TIMEOUT_MS)
     error_item.click()  # opens the log, which says where it looked
     page.locator(".part.panel .monaco-editor .view-lines", has_text="Tried:").first.wait_for(timeout=UI_TIMEOUT_MS)
+
+
+def test_server_that_dies_shows_its_stderr(vscode_with_broken_server):
+    page = vscode_with_broken_server.page
+    error_item = page.locator(".statusbar-item.error-kind", has_text="seekcode")
+    error_item.wait_for(timeout=UI_TIMEOUT_MS)
+    toast = notification(page, "seekcode: the server .*broken-seekcode-lsp did not start")
+    toast.wait_for(timeout=UI_TIMEOUT_MS)
+    assert "pip install seekcode" in toast.inner_text() and "seekcode.server.command" in toast.inner_text()
+    error_item.click()  # the log holds what the server wrote to stderr
+    log = page.locator(".part.panel .monaco-editor .view-lines", has_text="No module named pygls").first
+    log.wait_for(timeout=UI_TIMEOUT_MS)
