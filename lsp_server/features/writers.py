@@ -119,7 +119,6 @@ class ChatDocstringWriter(DocstringWriter):
 
 def whole_sentences(text: str, stop_reason) -> str:
     """A line cut off by the token limit, trimmed back to its last full sentence."""
-
     if stop_reason is not StopReason.MAX_TOKENS or "\n" in text:
         return text
     end = max(text.rfind(". "), text.rfind(".", len(text) - 1))
