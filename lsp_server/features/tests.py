@@ -34,6 +34,10 @@ from lsp_server.features.edits import FileEdit, TextEdit
 
 FRAMEWORKS = ("pytest", "unittest", "jest", "vitest", "go", "rust", "junit5")
 FRAMEWORK_CHOICES = ("auto", *FRAMEWORKS)
+_FRAMEWORKS_BY_LANGUAGE = {
+    "python": ("pytest", "unittest"), "javascript": ("jest", "vitest"), "typescript": ("jest", "vitest"),
+    "tsx": ("jest", "vitest"), "go": ("go",), "rust": ("rust",), "java": ("junit5",),
+}
 RUNS_TO_KEEP = 3
 
 
@@ -201,6 +205,8 @@ def plan_tests(path: Path, text: str, offset: int, language: str, root: Path, fr
     if framework not in FRAMEWORK_CHOICES:
         raise TestsError(f"framework '{framework}' is not one of {', '.join(FRAMEWORK_CHOICES)}.")
     chosen = detect_framework(path, grammar, root) if framework == "auto" else framework
+    if chosen not in _FRAMEWORKS_BY_LANGUAGE[grammar]:
+        raise TestsError(f"{chosen} does not test {grammar} code; use one of {', '.join(_FRAMEWORKS_BY_LANGUAGE[grammar])}.")
     names = _public_names(text, symbol, grammar)
     test_path, header = _test_file(path, text, grammar, root, chosen, names)
     existing = None

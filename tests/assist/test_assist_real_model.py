@@ -142,6 +142,9 @@ def test_cli_exit_codes(tmp_path):
     assert run_cli("docstring", f"{tmp_path}/missing.py:1:1").returncode == 2
     bad_style = run_cli("docstring", f"{source}:1:1", "--style", "epytext")
     assert bad_style.returncode == 2
+    assert run_cli("tests", f"{source}:1:1", "--framework", "nose").returncode == 2
+    no_symbol = run_cli("tests", f"{source}:1:1")
+    assert no_symbol.returncode == 1 and "no function, method or class" in no_symbol.stderr
 
 
 def test_cli_tests_writes_a_parsing_test_file_or_says_why_not(tmp_path, bundled_gguf):

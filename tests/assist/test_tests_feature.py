@@ -195,3 +195,11 @@ def test_rust_run_keeps_only_passing_tests_and_leaves_the_source_alone(tmp_path)
     assert "fn adds()" in kept.file_edit.new_text() and "fn wrong()" not in kept.file_edit.new_text()
     assert not has_syntax_errors(kept.file_edit.new_text(), "rust")
     assert (root / "src/lib.rs").read_text(encoding="utf-8") == source and not (root / "target").exists()
+
+
+def test_a_framework_for_another_language_is_refused(tmp_path):
+    root = project(tmp_path, {"m.py": PY_SOURCE, "setup.py": ""})
+    with pytest.raises(TestsError, match="jest does not test python code; use one of pytest, unittest"):
+        plan_for(root, "m.py", "return", framework="jest")
+    with pytest.raises(TestsError, match="not one of"):
+        plan_for(root, "m.py", "return", framework="nose")
