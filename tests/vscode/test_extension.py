@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from tests.vscode.conftest import ARTIFACTS
 from tests.vscode.workbench import (
     MODEL_TIMEOUT_MS, UI_TIMEOUT_MS, clear_notifications, go_to_line, notification, open_file, pick, run_command, save,
-    shown_ghost_text, status_item, wait_file, wait_for_paths, wait_ghost_text, watch_ghost_text,
+    shown_ghost_text, status_item, wait_file, wait_for_paths, wait_problems_of, wait_ghost_text, watch_ghost_text,
 )
 
 pytestmark = pytest.mark.slow
@@ -31,6 +32,7 @@ WORDS_TYPED = "def mul"  # the bundled model suggests "(b, b):"
 DOCSTRING_FILE = "docstring.py"
 REVIEW_FILE = "review.py"
 TESTS_FILE = "stats.py"
+CHANGES_FILE = "changes.py"
 
 
 def record_latency(milliseconds: float, ghost: str) -> None:
@@ -245,6 +247,28 @@ def test_review_file_shows_a_diagnostic_in_the_problems_panel(vscode):
     typo_row = problems.filter(has_text=re.compile(r"Ln 18\b"))
     typo_row.first.wait_for(timeout=UI_TIMEOUT_MS)
     page.screenshot(path=str(ARTIFACTS / "review-diagnostic.png"))  # the README's picture
+
+
+def test_review_changes_since_head_reports_only_the_changed_line(vscode):
+    page = vscode.page
+    path = vscode.workspace / CHANGES_FILE
+    git = ["git", "-C", str(vscode.workspace), "-c", "user.name=e2e", "-c", "user.email=e2e@localhost"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", CHANGES_FILE], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "clean"], check=True)
+    path.write_text(path.read_text().replace("return a % b", "return a %% b"))  # line 18, since HEAD
+    open_file(page, CHANGES_FILE)
+    wait_model_loaded(page)
+    clear_notifications(page)
+    run_command(page, "seekcode: Review Changes Since HEAD")
+    problems = page.locator(".markers-panel")
+    problems.wait_for(timeout=MODEL_TIMEOUT_MS)
+    # Only this file's findings: the other files were reviewed on save by earlier tests.
+    problems_filter = page.locator(".part.panel .viewpane-filter input").first
+    problems_filter.fill(f"**/{CHANGES_FILE}")
+    findings = wait_problems_of(page, CHANGES_FILE)
+    assert all(re.search(r"\[Ln 18\b", text) for text in findings), findings
+    problems_filter.fill("")
 
 
 def test_pick_model_reaches_the_running_server_live(vscode):
