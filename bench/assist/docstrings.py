@@ -142,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--out", default="bench/assist/results")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N cases (to split a long run)")
     args = parser.parse_args(argv)
     label = args.label or Path(args.model).stem
     arms = [arm for arm in args.arms.split(",") if arm]
-    cases = stdlib_functions(args.limit)
+    cases = stdlib_functions(args.limit)[args.skip :]
     backend = LocalBackend(args.model, BackendOptions(context_size=4096, threads=args.threads))
     writer = writer_for(backend)
     results: dict[str, list[dict]] = {arm: [] for arm in arms}
@@ -159,21 +160,28 @@ def main(argv: list[str] | None = None) -> int:
             for arm in arms:
                 row = run_seekcode(backend, writer, case) if arm == "seekcode" else run_baseline(backend, case)
                 results[arm].append(row)
+            write_results(args, label, writer.name, results)  # after every case: a long run can be stopped
     finally:
         backend.close()
-    summary = {arm: summarize(rows) for arm, rows in results.items() if rows}
+    summary = write_results(args, label, writer.name, results)
     print(f"docstrings, {label}, {len(cases)} stdlib functions ({writer.name} writer for seekcode)")
     print(f"{'arm':10} {'unchanged':>10} {'placed':>8} {'ROUGE-L':>8} {'median s':>9}")
     for arm, figures in summary.items():
         print(f"{arm:10} {figures['code_unchanged']:>10.0%} {figures['placed_right']:>8.0%} "
               f"{figures['rouge_l']:>8.3f} {figures['median_seconds']:>9.2f}")
+    return 0
+
+
+def write_results(args, label: str, writer_name: str, results: dict[str, list[dict]]) -> dict:
+    summary = {arm: summarize(rows) for arm, rows in results.items() if rows}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"docstrings-{label}.json").write_text(
-        json.dumps({"model": str(args.model), "label": label, "writer": writer.name, "summary": summary, "rows": results}, indent=1),
+        json.dumps({"model": str(args.model), "label": label, "writer": writer_name, "skip": args.skip,
+                    "summary": summary, "rows": results}, indent=1),
         encoding="utf-8",
     )
-    return 0
+    return summary
 
 
 if __name__ == "__main__":

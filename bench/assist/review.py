@@ -68,18 +68,24 @@ def baseline_lines(backend: LocalBackend, code: str, max_tokens: int = 384) -> l
 def flagged_lines(arm: str, backend, model, code: str) -> list[tuple[int, int, str]]:
     """(start, end, severity) of the findings one arm reports for `code` (baseline: all "warning")."""
     if arm == "baseline":
-        return [(start, end, "warning") for start, end in baseline_lines(backend, code)]
+        return [(start, end, "warning", None) for start, end in baseline_lines(backend, code)]
     result = review(ReviewRequest(code, path="case.py", language="python", signals=arm), model)
-    return [(f.start_line, f.end_line, f.severity) for f in result.findings]
+    return [(f.start_line, f.end_line, f.severity, f.suggestion) for f in result.findings]
 
 
 def covers(lines, target: int, severity: str = "warning") -> bool:
-    return any(start - 1 <= target <= end + 1 for start, end, level in lines
+    return any(start - 1 <= target <= end + 1 for start, end, level, _ in lines
                if SEVERITY_RANK[level] >= SEVERITY_RANK[severity])
 
 
 def alarms(lines, severity: str = "warning") -> bool:
-    return any(SEVERITY_RANK[level] >= SEVERITY_RANK[severity] for _, _, level in lines)
+    return any(SEVERITY_RANK[level] >= SEVERITY_RANK[severity] for _, _, level, _ in lines)
+
+
+def restores(lines, case: Case) -> bool:
+    """A finding on the mutated line whose suggested replacement is the original line."""
+    original = case.clean.splitlines()[case.mutated_line - 1]
+    return any(start == end == case.mutated_line and suggestion == original for start, end, _, suggestion in lines)
 
 
 def run_arm(arm: str, backend, model, items: list[Case]) -> dict:
@@ -93,7 +99,8 @@ def run_arm(arm: str, backend, model, items: list[Case]) -> dict:
         records.append({"case": case.name, "edit": case.edit, "mutated_line": case.mutated_line,
                         "mutant_findings": mutant_lines, "clean_findings": clean_lines,
                         "hit": covers(mutant_lines, case.mutated_line), "alarm": alarms(clean_lines),
-                        "hit_any": covers(mutant_lines, case.mutated_line, "info"), "alarm_any": alarms(clean_lines, "info")})
+                        "hit_any": covers(mutant_lines, case.mutated_line, "info"), "alarm_any": alarms(clean_lines, "info"),
+                        "fix_restores": restores(mutant_lines, case)})
         print(f"  {arm:9s} {case.name:40s} hit={int(records[-1]['hit'])} alarm={int(records[-1]['alarm'])} "
               f"(any severity: {int(records[-1]['hit_any'])}/{int(records[-1]['alarm_any'])})", file=sys.stderr, flush=True)
     count = len(items)
@@ -102,6 +109,7 @@ def run_arm(arm: str, backend, model, items: list[Case]) -> dict:
             "false_alarm_rate": sum(r["alarm"] for r in records) / count,
             "recall_any_severity": sum(r["hit_any"] for r in records) / count,
             "false_alarm_rate_any_severity": sum(r["alarm_any"] for r in records) / count,
+            "fixes_restoring_the_original": sum(r["fix_restores"] for r in records) / count,
             "median_seconds": statistics.median(seconds), "records": records}
 
 
@@ -136,11 +144,11 @@ def main(argv=None) -> int:
         backend.close()
     print(f"\nreview benchmark, {label}, {len(items)} functions (clean + one mutant each)")
     print("| arm | recall (warning+, line ±1) | false alarms (warning+, clean) | recall, any severity | "
-          "false alarms, any severity | median s / review |")
-    print("|---|---|---|---|---|---|")
+          "false alarms, any severity | quick fix restores the original | median s / review |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['arm']} | {r['recall']:.0%} | {r['false_alarm_rate']:.0%} | {r['recall_any_severity']:.0%} | "
-              f"{r['false_alarm_rate_any_severity']:.0%} | {r['median_seconds']:.2f} |")
+              f"{r['false_alarm_rate_any_severity']:.0%} | {r['fixes_restoring_the_original']:.0%} | {r['median_seconds']:.2f} |")
     print(f"\nwritten {path}")
     return 0
 

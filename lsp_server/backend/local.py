@@ -157,6 +157,7 @@ class LocalBackend:
         self._scored_tokens: list[int] = []  # what token_logprobs last scored, and the scores
         self._scored_logprobs: list[float] = []
         self._scored_best: list[float] = []
+        self._scored_best_ids: list[int] = []
 
     # -- vocabulary ---------------------------------------------------------
 
@@ -511,8 +512,9 @@ class LocalBackend:
 
     def token_scores(
         self, tokens: Sequence[int], *, abort: threading.Event | None = None
-    ) -> tuple[list[float], list[float]] | None:
-        """(log P(token), log P(the most likely token)) at each position, as `token_logprobs`."""
+    ) -> tuple[list[float], list[float], list[int]] | None:
+        """(log P(token), log P(the most likely token), that token's id) at each position, as
+        `token_logprobs` (entry 0: 0.0, 0.0, -1)."""
         abort = abort or threading.Event()
         tokens = [int(token) for token in tokens]
         if len(tokens) > self.context_size:
@@ -520,10 +522,11 @@ class LocalBackend:
                 f"the text has {len(tokens)} tokens but the context holds {self.context_size}; review a smaller part."
             )
         if not tokens:
-            return [], []
+            return [], [], []
         llama = self._llama
         scores = [0.0] * len(tokens)
         best = [0.0] * len(tokens)
+        best_ids = [-1] * len(tokens)
         known = 0
         if self.options.reuse_prefix:
             known = min(
@@ -532,6 +535,7 @@ class LocalBackend:
             )
             scores[:known] = self._scored_logprobs[:known]
             best[:known] = self._scored_best[:known]
+            best_ids[:known] = self._scored_best_ids[:known]
         # Scoring token `known` needs the logits of position known - 1: evaluate from there.
         start = max(known - 1, 0)
         if not self._truncate(start):
@@ -542,7 +546,7 @@ class LocalBackend:
         step = min(self.options.batch_size, SCORING_BATCH)
         for chunk_start in range(start, len(tokens), step):
             if abort.is_set():
-                self._remember_scores(tokens[:chunk_start], scores[:chunk_start], best[:chunk_start])
+                self._remember_scores(tokens[:chunk_start], scores[:chunk_start], best[:chunk_start], best_ids[:chunk_start])
                 return None
             chunk = tokens[chunk_start : chunk_start + step]
             llama._batch.set_batch(batch=chunk, n_past=chunk_start, logits_all=True)
@@ -550,14 +554,15 @@ class LocalBackend:
             llama.input_ids[chunk_start : chunk_start + len(chunk)] = chunk
             llama.n_tokens = chunk_start + len(chunk)
             logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(len(chunk), vocab_size))
-            _score_next_tokens(logits, tokens, chunk_start, scores, best)
-        self._remember_scores(tokens, scores, best)
-        return scores, best
+            _score_next_tokens(logits, tokens, chunk_start, scores, best, best_ids)
+        self._remember_scores(tokens, scores, best, best_ids)
+        return scores, best, best_ids
 
-    def _remember_scores(self, tokens: list[int], scores: list[float], best: list[float]) -> None:
+    def _remember_scores(self, tokens: list[int], scores: list[float], best: list[float], best_ids: list[int]) -> None:
         self._scored_tokens = tokens
         self._scored_logprobs = scores
         self._scored_best = best
+        self._scored_best_ids = best_ids
 
     def close(self) -> None:
         self._llama.close()
@@ -585,19 +590,22 @@ class PieceIndex:
 
 
 def _score_next_tokens(
-    logits: np.ndarray, tokens: Sequence[int], first: int, scores: list[float], best: list[float]
+    logits: np.ndarray, tokens: Sequence[int], first: int, scores: list[float], best: list[float],
+    best_ids: list[int],
 ) -> None:
     """For each row p - first of `logits`: scores[p + 1] = log P(tokens[p + 1] | tokens[:p + 1]),
-    best[p + 1] = the log-probability of the most likely token there."""
+    best[p + 1] = the log-probability of the most likely token there, best_ids[p + 1] its id."""
     for row in range(logits.shape[0]):
         position = first + row
         if position + 1 >= len(tokens):
             break
         values = logits[row]
-        peak = float(values.max())
+        best_id = int(values.argmax())
+        peak = float(values[best_id])
         log_norm = peak + float(np.log(np.exp(values - peak, dtype=np.float64).sum()))
         scores[position + 1] = float(values[tokens[position + 1]]) - log_norm
         best[position + 1] = peak - log_norm
+        best_ids[position + 1] = best_id
 
 
 def _token_to_piece(vocab: ctypes.c_void_p, token_id: int) -> bytes:

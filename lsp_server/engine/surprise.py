@@ -33,6 +33,7 @@ class TokenSurprise:
     surprise: float  # the metric lines are ranked by (see METRICS), nats
     logprob: float = 0.0  # log P(token | everything before)
     best_logprob: float = 0.0  # log P of the model's most likely token at this position
+    expected: str | None = None  # the text of that token, when the scorer says which it is
 
 
 # "surprise": -log P(token); "gap": log P(best) - log P(token), how much more the model
@@ -47,6 +48,7 @@ class LineSurprise:
     surprise: float  # that token's surprise in nats
     start: int  # character offsets of that token
     end: int
+    expected: str | None = None  # the model's first choice there, if known
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,8 @@ class SurpriseScorer:
 
     tokenize: Callable[[str], list[int]]
     piece: Callable[[int], bytes]
-    # (log P(token), log P(most likely token)) per position, or None if aborted
-    scores: Callable[[Sequence[int], threading.Event | None], tuple[list[float], list[float]] | None]
+    # (log P(token), log P(most likely token)[, its id]) per position, or None if aborted
+    scores: Callable[[Sequence[int], threading.Event | None], tuple[list, ...] | None]
     context_size: int
     prefix_tokens: tuple[int, ...] = ()  # e.g. BOS; scored but never part of a line
 
@@ -122,7 +124,8 @@ def score_tokens(
     answer = scorer.scores(window, abort)
     if answer is None:
         return None
-    logprobs, best = answer
+    logprobs, best = answer[0], answer[1]
+    best_ids = answer[2] if len(answer) > 2 else None
     skip = len(scorer.prefix_tokens)
     scored = []
     for index in range(start, end):
@@ -131,7 +134,10 @@ def score_tokens(
         token_start, token_end = offsets[index]
         logprob, top = logprobs[skip + index - start], best[skip + index - start]
         value = -logprob if metric == "surprise" else top - logprob
-        scored.append(TokenSurprise(token_start, token_end, value, logprob, top))
+        expected = None
+        if best_ids is not None and best_ids[skip + index - start] >= 0:
+            expected = scorer.piece(best_ids[skip + index - start]).decode("utf-8", "replace")
+        scored.append(TokenSurprise(token_start, token_end, value, logprob, top, expected))
     return scored
 
 
@@ -175,7 +181,7 @@ def line_scores(
         score = (token.surprise - median) / spread
         current = best.get(line)
         if current is None or score > current.score:
-            best[line] = LineSurprise(line, score, token.surprise, token.start, token.end)
+            best[line] = LineSurprise(line, score, token.surprise, token.start, token.end, token.expected)
     return [best[line] for line in sorted(best)]
 
 

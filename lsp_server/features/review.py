@@ -177,9 +177,48 @@ def _surprising_lines(request, model, lines, first, last, options, abort) -> lis
 def _surprise_finding(line: LineSurprise, lines: "LineTable", options: ReviewOptions) -> Finding:
     token = lines.text[line.start : line.end].strip() or lines.text[line.start : line.end]
     severity = "warning" if line.score >= options.surprise_warning else "info"
-    message = (f"Unusual code: a code model did not expect `{token}` here "
-               f"({line.surprise:.1f} nats, {line.score:.1f} spreads above this file's typical token); check this line.")
-    return Finding(line.line, line.line, severity, message, RULE_SURPRISE, line.start, line.end, score=line.score)
+    expected = _expected_text(line, lines)
+    hint = f"; it expected `{expected.strip()}`" if expected else ""
+    message = (f"Unusual code: a code model did not expect `{token}` here{hint} "
+               f"({line.score:.0f} spreads above this file's typical token); check this line.")
+    suggestion = None
+    if expected:
+        start, end = lines.start_of(line.line), lines.end_of(line.line)
+        suggestion = lines.text[start : line.start] + expected + lines.text[line.end : end]
+    return Finding(line.line, line.line, severity, message, RULE_SURPRISE, line.start, line.end,
+                   suggestion=suggestion, score=line.score)
+
+
+def _expected_text(line: LineSurprise, lines: "LineTable") -> str | None:
+    """The model's first choice for the surprising token, when it is a usable one-line replacement."""
+    expected = line.expected
+    if not expected or "\n" in expected or "\r" in expected or "\ufffd" in expected or not expected.strip():
+        return None
+    # The token's own leading space belongs to the text around it: keep the original's.
+    original = lines.text[line.start : line.end]
+    leading = original[: len(original) - len(original.lstrip())]
+    if expected.strip() == original.strip() or not _same_shape(original.strip(), expected.strip()):
+        return None
+    return leading + expected.lstrip()
+
+
+def _same_shape(original: str, expected: str) -> bool:
+    """Whether swapping the tokens is a sensible fix: both numbers, both operators, or the same
+    word after a different operator ("+m" / "-m"); a token that splits a word differently
+    ("(m" / "ow") would garble the line."""
+    if original.isdigit() and expected.isdigit():
+        return True
+    original_operator, original_word = _split_operator(original)
+    expected_operator, expected_word = _split_operator(expected)
+    return bool(original_operator) and bool(expected_operator) and original_word == expected_word
+
+
+def _split_operator(token: str) -> tuple[str, str]:
+    """("+", "m") for "+m": the leading operator characters and the rest."""
+    index = 0
+    while index < len(token) and not (token[index].isalnum() or token[index] == "_"):
+        index += 1
+    return token[:index], token[index:]
 
 
 def _from_raw(raw: RawFinding, lines: "LineTable") -> Finding:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
+from lsp_server.backend.base import StopReason
 from lsp_server.engine.chat import generate_constrained, one_line_grammar
 from lsp_server.engine.families import Family, Layout, detect_family
 from lsp_server.engine.prompt import PromptBuilder
@@ -97,10 +98,11 @@ class ChatDocstringWriter(DocstringWriter):
 
     name = "chat"
 
-    def __init__(self, backend, max_tokens: int = HOLE_MAX_TOKENS) -> None:
+    def __init__(self, backend, max_tokens: int = HOLE_MAX_TOKENS, max_chars: int = 160) -> None:
         self.backend = backend
         self.max_tokens = max_tokens
-        self.grammar = one_line_grammar()
+        self.max_chars = max_chars
+        self.grammar = one_line_grammar(max_chars=max_chars)
 
     def fill(self, plan: DocstringPlan, hole: Hole, fills: Mapping[str, str], abort: threading.Event) -> str:
         content = fill_template(plan.template, fills, mark=hole)
@@ -109,13 +111,14 @@ class ChatDocstringWriter(DocstringWriter):
             self.backend, docstring_messages(plan), self.grammar,
             max_tokens=self.max_tokens, answer_prefix=answer_prefix, abort=abort,
         )
+        line = generation.text.rstrip("\n")
+        if len(line) >= self.max_chars - 1:  # the grammar's length limit ended the line mid-sentence
+            return whole_sentences(line, StopReason.MAX_TOKENS)
         return whole_sentences(generation.text, generation.stop_reason)
 
 
 def whole_sentences(text: str, stop_reason) -> str:
     """A line cut off by the token limit, trimmed back to its last full sentence."""
-    from lsp_server.backend.base import StopReason
-
     if stop_reason is not StopReason.MAX_TOKENS or "\n" in text:
         return text
     end = max(text.rfind(". "), text.rfind(".", len(text) - 1))

@@ -20,7 +20,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from lsp_server.features.review import Finding, LineTable, ReviewRequest, function_lines
-from lsp_server.protocol.positions import Position
+from lsp_server.protocol.positions import LineIndex, Position
 from lsp_server.protocol.review_diagnostics import ReviewDiagnostics, TrackedFinding
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ class ReviewController:
         self.server = server
         self.diagnostics = ReviewDiagnostics()
         self._generation: dict[str, int] = {}
+        # Edits made while a review runs, replayed on its findings when it ends (None: text replaced).
+        self._edits_during: dict[str, list[tuple[int, int, str]] | None] = {}
 
     # -- running a review ----------------------------------------------------
 
@@ -52,7 +54,7 @@ class ReviewController:
         document = server.documents.get(uri)
         if document is None:
             raise JsonRpcInvalidParams(f"Invalid params: {uri} is not open; send textDocument/didOpen first.")
-        text, version = document.text, document.version
+        text = document.text
         lines = LineTable(text)
         first, last, changed = 1, lines.count, None
         if scope in ("function", "selection") and lsp_range is not None:
@@ -69,6 +71,7 @@ class ReviewController:
                                 last_line=last, changed_lines=changed)
         generation = self._generation.get(uri, 0) + 1
         self._generation[uri] = generation
+        self._edits_during[uri] = []
         future = server.runtime.review(uri, request)
         progress = await self._begin_progress("seekcode: reviewing")
         cancelled = []
@@ -86,18 +89,27 @@ class ReviewController:
         finally:
             if progress is not None:
                 server.work_done_progress.end(progress, types.WorkDoneProgressEnd(message="done"))
+            current = self._generation.get(uri) == generation
+            edits = self._edits_during.pop(uri, None) if current else None
         if cancelled:
             return {"findings": 0, "cancelled": True}
-        if result is None or self._generation.get(uri) != generation:
+        if result is None or not current:
             return {"findings": 0, "superseded": True}
-        if server.documents.get(uri) is not document or document.version != version:
-            return {"findings": 0, "message": "The document changed during the review; review it again."}
-        tracked = [self._tracked(document, finding) for finding in result.findings]
+        if server.documents.get(uri) is not document or edits is None:
+            return {"findings": 0, "message": "The document was replaced or closed during the review; review it again."}
+        # Positions in the text that was reviewed; the edits made since then move or clear them.
+        reviewed = LineIndex(text)
+        tracked = [self._tracked(reviewed, finding) for finding in result.findings]
         # The new findings replace the old ones on the reviewed lines; others stay.
         kept = [
             item for item in self.diagnostics.get(uri)
             if not (first - 1 <= item.first_line and item.last_line <= last - 1)
         ]
+        incoming = ReviewDiagnostics()
+        incoming.set(uri, tracked)
+        for start_line, end_line, new_text in edits:
+            incoming.edited(uri, start_line, end_line, new_text)
+        tracked = incoming.get(uri)
         self.diagnostics.set(uri, kept + tracked)
         self.publish(uri)
         logger.info("review of %s: %d findings (%s)", uri, len(tracked), ", ".join(result.signals) or "no signal")
@@ -112,8 +124,7 @@ class ReviewController:
             end -= 1  # a selection ending at a line start does not include that line
         return start, end
 
-    def _tracked(self, document, finding: Finding) -> TrackedFinding:
-        index = document.index
+    def _tracked(self, index: LineIndex, finding: Finding) -> TrackedFinding:
         encoding = self.server.position_encoding
         start = index.position_at(finding.start, encoding)
         end = index.position_at(finding.end, encoding)
@@ -149,6 +160,9 @@ class ReviewController:
 
     def changed(self, uri: str, edits: list[tuple[int, int, str]] | None) -> None:
         """Edits as (start line, end line, new text) in order; None: the whole text was replaced."""
+        if uri in self._edits_during:
+            during = self._edits_during[uri]
+            self._edits_during[uri] = None if edits is None or during is None else during + edits
         if edits is None:
             moved = self.diagnostics.clear(uri)
         else:

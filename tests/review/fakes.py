@@ -17,11 +17,12 @@ TOKEN = re.compile(r"\w+|[^\w\s]+|\s+")
 
 class ScriptedModel:
     def __init__(self, answer: str | None = "[]", surprising: dict[str, float] | None = None,
-                 context_size: int = 4096, writes: bool = True) -> None:
+                 context_size: int = 4096, writes: bool = True, expected: dict[str, str] | None = None) -> None:
         self.answer = answer
         self.surprising = surprising or {}  # token text -> its surprise in nats
         self.context_size = context_size
         self.writes = writes
+        self.expected = expected or {}  # token text -> the "model's" first choice there
         self.vocab: list[str] = []
         self.ids: dict[str, int] = {}
         self.messages: list[list[dict]] = []
@@ -49,8 +50,12 @@ class ScriptedModel:
 
     def scores(self, tokens, abort):
         logprobs = self.logprobs(tokens, abort)
+        if logprobs is None:
+            return None
         # The "model's first choice" is always a 0.9-nat token: gaps follow the surprises.
-        return None if logprobs is None else (logprobs, [-0.9] * len(logprobs))
+        best_ids = [self._id(self.expected[self.vocab[token]]) if self.vocab[token] in self.expected else -1
+                    for token in tokens]
+        return logprobs, [-0.9] * len(logprobs), best_ids
 
     def surprise_scorer(self) -> SurpriseScorer:
         return SurpriseScorer(self.tokenize, self.piece, self.scores, self.context_size)

@@ -5,8 +5,9 @@ edits, supersede and preemption); completions still run the real GGUF it is give
     python -m tests.review.scripted_server review PATH... [review args]
 
 $SEEKCODE_TEST_REVIEW holds JSON: {"answer": the written review's text, "surprising": {token: nats},
-"block_calls": [n, ...]}: the n-th write call (0-based) waits until it is aborted (superseded,
-cancelled or preempted) before answering, so a test controls what is running when.
+"block_calls": [n, ...], "wait_file": path}: the n-th write call (0-based) waits until it is aborted
+(superseded, cancelled or preempted), and every write waits until `wait_file` exists, before answering,
+so a test controls what is running when.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import os
 import sys
 import threading
+import time
 
 from lsp_server.features import review_model, runtime
 from tests.review.fakes import ScriptedModel
@@ -25,6 +27,7 @@ class WireScriptedModel(ScriptedModel):
     def __init__(self, script: dict) -> None:
         super().__init__(answer=script.get("answer", "[]"), surprising=script.get("surprising", {}))
         self.block_calls = set(script.get("block_calls", []))
+        self.wait_file = script.get("wait_file")  # every write waits until this file exists
         self.calls = 0
         self.lock = threading.Lock()
 
@@ -34,6 +37,8 @@ class WireScriptedModel(ScriptedModel):
         logging.getLogger("lsp_server").info("scripted write call %d started", call)
         if call in self.block_calls and abort is not None:
             abort.wait(120)
+        while self.wait_file and not os.path.exists(self.wait_file) and not (abort and abort.is_set()):
+            time.sleep(0.02)
         return super().write(messages, grammar, max_tokens, abort)
 
 

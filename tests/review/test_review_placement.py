@@ -187,3 +187,19 @@ def test_a_new_name_is_not_a_finding_however_surprising():
     model = ScriptedModel(surprising={"value": 60.0})
     lines = {f.start_line for f in review(ReviewRequest(PYTHON, language="python", signals="surprise"), model).findings}
     assert lines and 4 not in lines  # line 4 is where `value` is introduced
+
+
+def test_a_surprise_finding_suggests_the_models_expected_token():
+    text = "def last(items):\n    return items[len(items) + 1]\n"
+    model = ScriptedModel(surprising={"+": 60.0}, expected={"+": " -"})
+    [finding] = review(ReviewRequest(text, language="python", signals="surprise"), model).findings
+    assert text[finding.start : finding.end] == "+"
+    assert "it expected `-`" in finding.message
+    assert finding.suggestion == "    return items[len(items) - 1]"
+
+
+def test_no_suggestion_when_the_expected_token_splits_the_line_differently():
+    text = "def mix(m1, m2):\n    return m1 + (m2-m1)\n"
+    model = ScriptedModel(surprising={"+": 60.0}, expected={"+": "ow"})
+    [finding] = review(ReviewRequest(text, language="python", signals="surprise"), model).findings
+    assert finding.suggestion is None and "expected" not in finding.message

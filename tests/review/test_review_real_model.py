@@ -83,3 +83,24 @@ def test_review_end_to_end_on_the_tiny_model(backend):
         assert 2 <= finding.start_line <= finding.end_line <= 5
         assert finding.severity in ("error", "warning", "info")
         assert CODE[finding.start : finding.end].strip()
+
+
+@pytest.mark.parametrize("language", ["python", "typescript", "go"])
+def test_real_tokens_map_to_the_right_lines_in_each_language(backend, language):
+    from lsp_server.features.review import ReviewOptions
+    from tests.review.test_review_placement import CASES
+
+    text = CASES[language][0] + {"python": 'label = "naïve ☕ café"\n', "typescript": 'const label = "naïve ☕ café";\n',
+                                 "go": 'var label = "naïve ☕ café"\n'}[language]
+    # Thresholds at zero: every line's worst token becomes a finding, so every line is checked.
+    options = ReviewOptions(surprise_threshold=-1e9, surprise_warning=1e9, max_surprise_findings=1000)
+    lines = LineTable(text)
+    result = review(ReviewRequest(text, language=language, signals="surprise"), LocalReviewModel(backend), options)
+    code_lines = {number for number in range(1, lines.count + 1) if lines.line_text(number).strip()}
+    assert len(result.findings) >= len(code_lines) // 2
+    for finding in result.findings:
+        assert finding.start_line == finding.end_line
+        assert lines.start_of(finding.start_line) <= finding.start < finding.end <= lines.end_of(finding.start_line)
+        token = text[finding.start : finding.end]
+        assert token.strip() and token in lines.line_text(finding.start_line)
+        assert f"`{token.strip()}`" in finding.message

@@ -106,6 +106,23 @@ def test_diagnostics_move_with_edits_above_and_clear_when_their_line_changes(sta
     assert diagnostics(client, 3) == []
 
 
+def test_edits_made_while_a_review_runs_move_and_clear_its_findings(start_server, tiny_gguf, tmp_path):
+    answer = json.dumps([json.loads(ANSWER)[0],
+                         {"start_line": 6, "end_line": 6, "severity": "warning", "message": "strict comparison?"}])
+    go = tmp_path / "go"
+    client = start_scripted(start_server, tiny_gguf, {"answer": answer, "wait_file": str(go)})
+    client.open(URI, TEXT)
+    request = client.request_async("workspace/executeCommand",
+                                   {"command": "seekcode.review", "arguments": [{"uri": URI, "scope": "file"}]})
+    wait_for_log(client, "scripted write call 0 started")
+    edit(client, 2, 0, 9, 0, 9, "\nimport sys")  # a line added above both findings
+    edit(client, 3, 6, 12, 6, 13, "<=")  # the (moved) line of the second finding changes
+    go.write_text("")
+    assert client.result(request) == {"findings": 1}
+    [diagnostic] = diagnostics(client)
+    assert diagnostic["range"]["start"] == {"line": BUG_LINE + 1, "character": 8}
+
+
 def test_function_scope_reviews_only_the_function_around_the_range(start_server, tiny_gguf):
     outside = json.dumps([{"start_line": 1, "end_line": 1, "severity": "warning", "message": "unused import"},
                           json.loads(ANSWER)[0]])

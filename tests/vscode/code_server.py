@@ -119,10 +119,16 @@ class CodeServer:
         env.pop("SEEKCODE_MODEL", None)
         return env
 
-    def install(self, vsix: Path, settings: dict) -> None:
+    def install(self, vsix: Path, settings: dict, machine_settings: dict | None = None) -> None:
         settings_file = self.user_data / "User" / "settings.json"
         settings_file.parent.mkdir(parents=True, exist_ok=True)
         settings_file.write_text(json.dumps({**USER_SETTINGS, **settings}, indent=2))
+        if machine_settings:
+            # code-server is a remote window: machine-scoped settings (paths of programs and models)
+            # are read from the machine's settings, not the user's.
+            machine_file = self.user_data / "Machine" / "settings.json"
+            machine_file.parent.mkdir(parents=True, exist_ok=True)
+            machine_file.write_text(json.dumps(machine_settings, indent=2))
         subprocess.run(
             ["code-server", "--user-data-dir", str(self.user_data), "--extensions-dir", str(self.extensions),
              "--install-extension", str(vsix), "--force"],

@@ -53,13 +53,13 @@ class Session:
     """One code-server with its own profile and a copy of the test workspace, and one page on it."""
 
     def __init__(self, root: Path, browser, vsix: Path, settings: dict, path_prefix: list[str],
-                 prepare=None) -> None:
+                 prepare=None, machine_settings: dict | None = None) -> None:
         self.workspace = root / "workspace"
         shutil.copytree(WORKSPACE_TEMPLATE, self.workspace)
         if prepare is not None:
             prepare(self.workspace)
         self.server = CodeServer(root=root, workspace=self.workspace)
-        self.server.install(vsix, settings)
+        self.server.install(vsix, settings, machine_settings)
         self.server.start(path_prefix)
         self.context = browser.new_context(viewport={"width": 1400, "height": 900})
         self.page = self.context.new_page()
@@ -129,6 +129,20 @@ def _screenshots_on_failure(request):
 def vscode_without_server(request, tmp_path, browser, vsix):
     """A session whose PATH and workspace hold no seekcode-lsp."""
     session = Session(tmp_path, browser, vsix, settings={}, path_prefix=[])
+    yield session
+    _save_on_failure(request, session)
+    session.close()
+
+
+@pytest.fixture
+def vscode_with_broken_server(request, tmp_path, browser, vsix):
+    """seekcode.server.command names a program that writes an error to stderr and exits 1."""
+    broken = tmp_path / "bin" / "broken-seekcode-lsp"
+    broken.parent.mkdir()
+    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named pygls' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    session = Session(tmp_path, browser, vsix, settings={}, path_prefix=[],
+                      machine_settings={"seekcode.server.command": str(broken)})
     yield session
     _save_on_failure(request, session)
     session.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from tests.vscode.conftest import ARTIFACTS
 from tests.vscode.workbench import (
     MODEL_TIMEOUT_MS, UI_TIMEOUT_MS, clear_notifications, go_to_line, notification, open_file, pick, run_command, save,
-    shown_ghost_text, status_item, wait_file, wait_for_paths, wait_ghost_text, watch_ghost_text,
+    shown_ghost_text, status_item, wait_file, wait_for_paths, wait_problems_of, wait_ghost_text, watch_ghost_text,
 )
 
 pytestmark = pytest.mark.slow
@@ -25,11 +26,13 @@ GHOST_FILE = "ghost.py"
 # Typed after the last line; no brackets or quotes, so auto-closing leaves it as typed. The bundled
 # model suggests "(b):" here (seekcode-lsp complete gives the same); the test checks whatever it shows.
 GHOST_TYPED = "def div"
+MANUAL_FILE = "manual.py"
 WORDS_FILE = "words.py"
 WORDS_TYPED = "def mul"  # the bundled model suggests "(b, b):"
 DOCSTRING_FILE = "docstring.py"
 REVIEW_FILE = "review.py"
 TESTS_FILE = "stats.py"
+CHANGES_FILE = "changes.py"
 
 
 def record_latency(milliseconds: float, ghost: str) -> None:
@@ -100,6 +103,33 @@ def test_accept_next_word_takes_the_first_word_only(vscode):
     assert accepted and ghost.startswith(accepted), (accepted, ghost)
     if len(re.findall(r"\w+", ghost)) > 1:
         assert len(accepted) < len(ghost), (accepted, ghost)
+
+
+def test_toggle_and_snooze_show_in_the_status_bar_and_the_manual_trigger_still_asks(vscode):
+    page = vscode.page
+    open_file(page, MANUAL_FILE)
+    wait_model_loaded(page)
+    seekcode_item = status_item(page, BUNDLED_MODEL_LABEL)
+    run_command(page, "seekcode: Toggle Suggestions")
+    seekcode_item.locator(".codicon-circle-slash").wait_for(timeout=UI_TIMEOUT_MS)
+    run_command(page, "seekcode: Toggle Suggestions")
+    seekcode_item.locator(".codicon-circle-slash").wait_for(state="detached", timeout=UI_TIMEOUT_MS)
+
+    run_command(page, "seekcode: Snooze Suggestions…", closes=False)
+    pick(page, "5 minutes", "5 minutes")
+    seekcode_item.locator(".codicon-clock").wait_for(timeout=UI_TIMEOUT_MS)
+    page.keyboard.press("Control+End")
+    page.keyboard.type(GHOST_TYPED, delay=40)
+    # Snoozed: typing asks for nothing; the manual trigger (Ctrl+Alt+Space) still does.
+    watch_ghost_text(page)
+    page.keyboard.press("Control+Alt+Space")
+    ghost, latency_ms = wait_ghost_text(page)
+    print(f"\nmanual trigger -> ghost text: {latency_ms:.0f} ms ({ghost!r})")
+    assert ghost.strip()
+    page.keyboard.press("Escape")
+    run_command(page, "seekcode: Snooze Suggestions…", closes=False)
+    pick(page, "Resume now", "Resume now")
+    seekcode_item.locator(".codicon-clock").wait_for(state="detached", timeout=UI_TIMEOUT_MS)
 
 
 def test_generate_docstring_inserts_it_under_the_def(vscode):
@@ -219,6 +249,28 @@ def test_review_file_shows_a_diagnostic_in_the_problems_panel(vscode):
     page.screenshot(path=str(ARTIFACTS / "review-diagnostic.png"))  # the README's picture
 
 
+def test_review_changes_since_head_reports_only_the_changed_line(vscode):
+    page = vscode.page
+    path = vscode.workspace / CHANGES_FILE
+    git = ["git", "-C", str(vscode.workspace), "-c", "user.name=e2e", "-c", "user.email=e2e@localhost"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", CHANGES_FILE], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "clean"], check=True)
+    path.write_text(path.read_text().replace("return a % b", "return a %% b"))  # line 18, since HEAD
+    open_file(page, CHANGES_FILE)
+    wait_model_loaded(page)
+    clear_notifications(page)
+    run_command(page, "seekcode: Review Changes Since HEAD")
+    problems = page.locator(".markers-panel")
+    problems.wait_for(timeout=MODEL_TIMEOUT_MS)
+    # Only this file's findings: the other files were reviewed on save by earlier tests.
+    problems_filter = page.locator(".part.panel .viewpane-filter input").first
+    problems_filter.fill(f"**/{CHANGES_FILE}")
+    findings = wait_problems_of(page, CHANGES_FILE)
+    assert all(re.search(r"\[Ln 18\b", text) for text in findings), findings
+    problems_filter.fill("")
+
+
 def test_pick_model_reaches_the_running_server_live(vscode):
     """Pick Model sets seekcode.model; the running server reloads it and says what is wrong."""
     page = vscode.page
@@ -250,3 +302,15 @@ def test_missing_server_names_the_fix(vscode_without_server):
     error_item.wait_for(timeout=UI_TIMEOUT_MS)
     error_item.click()  # opens the log, which says where it looked
     page.locator(".part.panel .monaco-editor .view-lines", has_text="Tried:").first.wait_for(timeout=UI_TIMEOUT_MS)
+
+
+def test_server_that_dies_shows_its_stderr(vscode_with_broken_server):
+    page = vscode_with_broken_server.page
+    error_item = page.locator(".statusbar-item.error-kind", has_text="seekcode")
+    error_item.wait_for(timeout=UI_TIMEOUT_MS)
+    toast = notification(page, "seekcode: the server .*broken-seekcode-lsp did not start")
+    toast.wait_for(timeout=UI_TIMEOUT_MS)
+    assert "pip install seekcode" in toast.inner_text() and "seekcode.server.command" in toast.inner_text()
+    error_item.click()  # the log holds what the server wrote to stderr
+    log = page.locator(".part.panel .monaco-editor .view-lines", has_text="No module named pygls").first
+    log.wait_for(timeout=UI_TIMEOUT_MS)

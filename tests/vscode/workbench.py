@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import time
+from typing import TYPE_CHECKING
 
-from playwright.sync_api import Locator, Page
+if TYPE_CHECKING:  # playwright may be missing; the `vsix` fixture then skips (or fails under make test)
+    from playwright.sync_api import Locator, Page
 
 MOD = "Control"
 # Generous: the machine that runs this may be a loaded 2-core VM.
@@ -147,3 +149,24 @@ def wait_for_paths(root, name: str, timeout_s: float = UI_TIMEOUT_MS / 1000) -> 
             return found
         time.sleep(0.2)
     raise AssertionError(f"no non-empty {name} under {root}")
+
+
+PROBLEM_ROWS_JS = """
+() => [...document.querySelectorAll('.markers-panel .monaco-list-row')]
+  .map((row) => [Number(row.getAttribute('data-index')), row.getAttribute('aria-level'), row.innerText])
+  .sort((a, b) => a[0] - b[0])
+"""
+
+
+def wait_problems_of(page: Page, file_name: str, timeout_s: float = UI_TIMEOUT_MS / 1000) -> list[str]:
+    """The Problems panel's entries for `file_name`, once the tree shows that file and nothing else."""
+    deadline = time.monotonic() + timeout_s
+    rows = []
+    while time.monotonic() < deadline:
+        rows = page.evaluate(PROBLEM_ROWS_JS)
+        files = [text for _, level, text in rows if level == "1"]
+        entries = [text for _, level, text in rows if level == "2"]
+        if len(files) == 1 and files[0].startswith(file_name) and entries:
+            return entries
+        time.sleep(0.2)
+    raise AssertionError(f"the Problems panel never showed only {file_name}'s findings: {rows}")

@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import {
   CloseAction, ConfigurationParams, ConfigurationRequest, DidChangeConfigurationNotification, ErrorAction,
   CancellationToken, CodeActionResolveRequest, LanguageClient, LanguageClientOptions, LogMessageNotification, MessageType,
-  ServerOptions, ShowMessageNotification, State, TransportKind,
+  RevealOutputChannelOn, ServerOptions, ShowMessageNotification, State, TransportKind,
 } from 'vscode-languageclient/node';
 import { findServer, INSTALL_HINT, ServerCommand, ServerNotFoundError } from './discovery';
 import { discoveryInput } from './environments';
@@ -27,6 +27,7 @@ export class ServerSession implements vscode.Disposable {
   client: LanguageClient | undefined;
   server: ServerCommand | undefined;
   private restarts = 0;
+  private modelSetting: string | undefined;
   private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(
@@ -49,7 +50,8 @@ export class ServerSession implements vscode.Disposable {
   async start(): Promise<void> {
     this.status.starting();
     this.gate.update(currentSettings(this.log));
-    this.status.setModel(currentSettings().model);
+    this.modelSetting = currentSettings().model;
+    this.status.setModel(this.modelSetting);
     try {
       this.server = findServer(await discoveryInput());
     } catch (error) {
@@ -94,6 +96,7 @@ export class ServerSession implements vscode.Disposable {
       await client.start();
     } catch (error) {
       this.client = undefined;
+      client.dispose().catch(() => undefined); // no restarts of a server that never came up
       this.fail(`the server ${this.server.command} did not start (${messageOf(error)}); its output is in the log. ` +
         `Reinstall it with ${INSTALL_HINT}, or point seekcode.server.command at a working one.`);
       return;
@@ -128,7 +131,11 @@ export class ServerSession implements vscode.Disposable {
   private settingsChanged(): void {
     const settings = currentSettings(this.log);
     this.gate.update(settings);
-    this.status.setModel(settings.model);
+    if (settings.model !== this.modelSetting) {
+      // Until the server says what it loaded, show what was asked for.
+      this.modelSetting = settings.model;
+      this.status.setModel(settings.model);
+    }
     this.status.gateChanged();
     if (this.client?.isRunning()) {
       void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings: { seekcode: settings } });
@@ -136,6 +143,7 @@ export class ServerSession implements vscode.Disposable {
   }
 
   private fail(message: string): void {
+    this.log.error(message);
     this.status.error(message);
     void this.notify(`seekcode: ${message}`);
   }
@@ -158,6 +166,9 @@ export class ServerSession implements vscode.Disposable {
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
       outputChannel: this.log,
+      // Our own notifications name the fix; the client's generic ones ("connection is erroring") would
+      // only pile up beside them. Everything still goes to the log.
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationOptions: () => currentSettings(),
       diagnosticCollectionName: 'seekcode',
       middleware: {
@@ -204,9 +215,15 @@ export class ServerSession implements vscode.Disposable {
           },
         },
       },
+      // A failed start is reported once, by start()'s caller, with the fix.
+      initializationFailedHandler: () => false,
       errorHandler: {
-        error: () => ({ action: ErrorAction.Continue }),
+        error: () => ({ action: ErrorAction.Continue, handled: true }),
         closed: () => {
+          if (this.client !== client) {
+            // start() failed and gave up on this client (or a newer one replaced it): leave it down.
+            return { action: CloseAction.DoNotRestart, handled: true };
+          }
           if (this.restarts < MAX_RESTARTS) {
             this.restarts += 1;
             this.status.starting();
@@ -220,7 +237,8 @@ export class ServerSession implements vscode.Disposable {
         },
       },
     };
-    return new LanguageClient('seekcode', 'seekcode', serverOptions, clientOptions);
+    const client: LanguageClient = new LanguageClient('seekcode', 'seekcode', serverOptions, clientOptions);
+    return client;
   }
 
   dispose(): void {
