@@ -106,6 +106,9 @@ class Editor:
         width = self.nvim.options["columns"]
         return "".join(self.nvim.funcs.screenstring(row, col) for col in range(1, width + 1)).rstrip()
 
+    def notes(self) -> list[str]:
+        return [message for message, _ in self.lua("return _G.notes")]
+
     def close(self) -> None:
         try:
             self.lua("for _, c in ipairs(vim.lsp.get_clients()) do c:stop() end")
@@ -154,6 +157,8 @@ def start_editor(nvim_version, tmp_path, monkeypatch):
         nvim.ui_attach(100, 30, rgb=True, ext_linegrid=True)
         editor = Editor(nvim, nvim_version, workspace, state)
         editors.append(editor)
+        # Messages are kept, not drawn: a long one would stop headless Neovim at a hit-enter prompt.
+        nvim.exec_lua("_G.notes = {}; vim.notify = function(m, l) table.insert(_G.notes, {m, l or 2}) end")
         for command in before_setup:
             nvim.command(command)
         editor.lua("require('seekcode').setup(...)", {**setup_options(state), **options})

@@ -79,6 +79,20 @@ def test_docstring_command_inserts_a_docstring(editor):
     assert lines[-3:] == before[-3:]
 
 
+def test_tests_command_writes_tests_or_says_why_not(editor):
+    editor.open("area.py", FUNCTION)
+    require_command(editor, "seekcode.generateTests")
+    editor.nvim.funcs.cursor(4, 5)
+    editor.nvim.command("SeekcodeTests")
+    result = editor.wait(lambda: last_result(editor, "seekcode.generateTests"), "the tests command's answer")
+    if result.get("applied"):
+        texts = ["\n".join(buffer[:]) for buffer in editor.nvim.buffers]
+        assert any("def test_" in text and "circle_area" in text for text in texts), texts
+        assert "seekcode: tests inserted." in editor.notes()
+    else:  # the small model's tests may not parse: the user is told why
+        assert result.get("message") and f"seekcode: {result['message']}" in editor.notes()
+
+
 def test_review_findings_become_diagnostics(editor):
     editor.open("review.py", FUNCTION)
     require_command(editor, "seekcode.review")
