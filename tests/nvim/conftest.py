@@ -106,6 +106,13 @@ class Editor:
         width = self.nvim.options["columns"]
         return "".join(self.nvim.funcs.screenstring(row, col) for col in range(1, width + 1)).rstrip()
 
+    def setup(self, **options) -> None:
+        """require("seekcode").setup() with the test server command, log file and small settings."""
+        self.lua("require('seekcode').setup(...)", {**setup_options(self.state), **options})
+
+    def notes(self) -> list[str]:
+        return [message for message, _ in self.lua("return _G.notes")]
+
     def close(self) -> None:
         try:
             self.lua("for _, c in ipairs(vim.lsp.get_clients()) do c:stop() end")
@@ -146,17 +153,20 @@ def start_editor(nvim_version, tmp_path, monkeypatch):
     monkeypatch.chdir(workspace)
     editors: list[Editor] = []
 
-    def start(before_setup=(), **options) -> Editor:
-        nvim = pynvim.attach("child", argv=[
-            str(binary), "--embed", "--headless", "--clean", "-n", "-i", "NONE",
-            "--cmd", f"set rtp^={PLUGIN}",
-        ])
+    def start(before_setup=(), plugin_on_rtp=True, setup=True, **options) -> Editor:
+        argv = [str(binary), "--embed", "--headless", "--clean", "-n", "-i", "NONE"]
+        if plugin_on_rtp:
+            argv += ["--cmd", f"set rtp^={PLUGIN}"]
+        nvim = pynvim.attach("child", argv=argv)
         nvim.ui_attach(100, 30, rgb=True, ext_linegrid=True)
         editor = Editor(nvim, nvim_version, workspace, state)
         editors.append(editor)
+        # Messages are kept, not drawn: a long one would stop headless Neovim at a hit-enter prompt.
+        nvim.exec_lua("_G.notes = {}; vim.notify = function(m, l) table.insert(_G.notes, {m, l or 2}) end")
         for command in before_setup:
             nvim.command(command)
-        editor.lua("require('seekcode').setup(...)", {**setup_options(state), **options})
+        if setup:
+            editor.setup(**options)
         return editor
 
     yield start

@@ -60,8 +60,7 @@ def test_setup_without_settings_sends_an_object(start_editor):
     editor = start_editor(settings={})
     editor.open("plain.py", "x = 1\n")
     editor.wait(lambda: editor.lua("return require('seekcode').statusline()") == "seekcode", "the model to load")
-    messages = editor.nvim.funcs.execute("messages")
-    assert "seekcode:" not in messages, messages
+    assert not [note for note in editor.notes() if "initializationOptions" in note], editor.notes()
     assert "initializationOptions" not in editor.server_log()
 
 
@@ -77,6 +76,20 @@ def test_docstring_command_inserts_a_docstring(editor):
     assert lines[:4] == before[:4]
     assert lines[4].lstrip().startswith(('"""', "'''")) and lines[4].startswith("    ")
     assert lines[-3:] == before[-3:]
+
+
+def test_tests_command_writes_tests_or_says_why_not(editor):
+    editor.open("area.py", FUNCTION)
+    require_command(editor, "seekcode.generateTests")
+    editor.nvim.funcs.cursor(4, 5)
+    editor.nvim.command("SeekcodeTests")
+    result = editor.wait(lambda: last_result(editor, "seekcode.generateTests"), "the tests command's answer")
+    if result.get("applied"):
+        texts = ["\n".join(buffer[:]) for buffer in editor.nvim.buffers]
+        assert any("def test_" in text and "circle_area" in text for text in texts), texts
+        assert "seekcode: tests inserted." in editor.notes()
+    else:  # the small model's tests may not parse: the user is told why
+        assert result.get("message") and f"seekcode: {result['message']}" in editor.notes()
 
 
 def test_review_findings_become_diagnostics(editor):

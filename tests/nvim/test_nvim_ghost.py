@@ -4,10 +4,13 @@ with the real server and the bundled model: shows after typing, Tab accepts, Tab
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+PLUGIN = Path(__file__).resolve().parents[2] / "nvim"
 DEMO = (Path(__file__).resolve().parents[2] / "examples" / "demo.py").read_text(encoding="utf-8")
 DEMO_LINE = 13  # `        ` inside the for loop of main(); the README's `make demo` position
 
@@ -154,3 +157,26 @@ def test_two_buffers_one_request_per_trigger(editor):
     uris = [re.search(r'uri = "([^"]+)"', line).group(1) for line in sent]
     assert uris, "no inlineCompletion request found in the LSP log"
     assert set(uris) == {(editor.workspace / "demo.py").as_uri()}, uris
+
+
+def test_installs_with_vim_pack(start_editor, tmp_path):
+    """The README's vim.pack lines, with the plugin served from a local git repository."""
+    editor = start_editor(plugin_on_rtp=False, setup=False)
+    if not editor.lua("return vim.pack ~= nil and vim.pack.add ~= nil"):
+        pytest.skip(f"Neovim {editor.version} has no vim.pack")
+    source = tmp_path / "seekcode-repo"
+    shutil.copytree(PLUGIN, source / "nvim")
+    git = ["git", "-C", str(source), "-c", "user.name=test", "-c", "user.email=test@localhost"]
+    subprocess.run(["git", "init", "-q", str(source)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "plugin"], check=True)
+
+    editor.lua("vim.pack.add({ { src = ..., name = 'seekcode' } }, { confirm = false })", source.as_uri())
+    editor.lua("vim.opt.rtp:append(vim.fn.stdpath('data') .. '/site/pack/core/opt/seekcode/nvim')")
+    editor.setup()
+    assert editor.nvim.funcs.exists(":SeekcodeReview") == 2
+    editor.open("demo.py", DEMO)
+    type_at_end_of(editor, DEMO_LINE, "i")
+    assert editor.wait_suggestion()
+    installed = Path(editor.lua("return vim.fn.stdpath('data')")) / "site/pack/core/opt/seekcode/nvim/lua/seekcode/init.lua"
+    assert installed.exists()

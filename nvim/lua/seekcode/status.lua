@@ -5,6 +5,10 @@ local M = {}
 ---@type {title?: string, message?: string, percentage?: integer}|nil
 M.progress = nil
 
+--- Clients whose model load has ended (its "seekcode: loading model" progress reported end).
+---@type table<integer, boolean>
+M.loaded = {}
+
 function M.changed()
   vim.schedule(function()
     vim.cmd('redrawstatus')
@@ -22,6 +26,9 @@ function M.setup()
       end
       local value = args.data.params.value
       if value.kind == 'end' then
+        if M.progress and (M.progress.title or ''):match('loading model') then
+          M.loaded[client.id] = true
+        end
         M.progress = nil
       else
         M.progress = {
@@ -37,7 +44,7 @@ function M.setup()
 end
 
 --- One word for the state of seekcode in the current buffer.
----@return 'off'|'inactive'|'starting'|'busy'|'ready'
+---@return 'off'|'inactive'|'starting'|'loading'|'busy'|'ready'
 function M.state()
   if not require('seekcode').enabled then
     return 'off'
@@ -48,6 +55,9 @@ function M.state()
   end
   if not client.initialized then
     return 'starting'
+  end
+  if not M.loaded[client.id] then
+    return 'loading'
   end
   if M.progress or require('seekcode.lsp').inline_requests.pending > 0 then
     return 'busy'
@@ -61,6 +71,9 @@ function M.statusline()
   if state == 'inactive' then
     return ''
   end
+  if state == 'off' then
+    return 'seekcode: off'
+  end
   if M.progress then
     local parts = { M.progress.title or 'seekcode: working' }
     if M.progress.percentage then
@@ -70,6 +83,9 @@ function M.statusline()
   end
   if state == 'ready' then
     return 'seekcode'
+  end
+  if state == 'loading' then
+    return 'seekcode: loading model'
   end
   return 'seekcode: ' .. state
 end
