@@ -117,6 +117,11 @@ def test_edits_made_while_a_review_runs_move_and_clear_its_findings(start_server
     wait_for_log(client, "scripted write call 0 started")
     edit(client, 2, 0, 9, 0, 9, "\nimport sys")  # a line added above both findings
     edit(client, 3, 6, 12, 6, 13, "<=")  # the (moved) line of the second finding changes
+    client.request("textDocument/codeAction", {  # a round trip: the server has applied both edits
+        "textDocument": {"uri": URI},
+        "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+        "context": {"diagnostics": []},
+    })
     go.write_text("")
     assert client.result(request) == {"findings": 1}
     [diagnostic] = diagnostics(client)
