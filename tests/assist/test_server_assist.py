@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import time
 
 import pytest
 
@@ -119,6 +120,11 @@ def test_cancelling_the_progress_stops_the_generation(assist, tmp_path):
         "command": "seekcode.generateDocstring", "arguments": [{"uri": uri, "position": {"line": 1, "character": 4}}]})
     begin = client.wait_notification("$/progress", 120, lambda m: m["params"]["value"].get("title") == "seekcode: generating docstring")
     assert begin["params"]["value"]["cancellable"] is True
+    # cancel once the worker is generating (a cancel before that drops the queued job, logging nothing)
+    deadline = time.monotonic() + 120
+    while not re.search(r"docstring generation for \S+ starts", log_text(client)):
+        assert time.monotonic() < deadline, "the docstring job never started"
+        time.sleep(0.01)
     client.notify("window/workDoneProgress/cancel", {"token": begin["params"]["token"]})
     result = client.result(request, timeout=300)
     assert result["applied"] is False and "cancelled" in result["message"]
