@@ -134,6 +134,8 @@ class SeekcodeProtocol(LanguageServerProtocol):
         never removes it: ~700 bytes kept per didChange (the load bench's RSS grew 54 MB in a
         two-minute typing storm). Drop it once the notification has been handled."""
         super()._check_handler_result(future)
+        if future.cancelled():
+            return  # cancelled by `shutdown`, which is iterating over `_request_futures` right now
         for key in [key for key, pending in self._request_futures.items() if pending is future]:
             del self._request_futures[key]
 
