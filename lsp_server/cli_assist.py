@@ -34,9 +34,11 @@ def add_docstring_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_tests_arguments(parser: argparse.ArgumentParser) -> None:
+    from lsp_server.features.tests import FRAMEWORK_CHOICES
+
     parser.add_argument("location", metavar="FILE:LINE:COLUMN")
-    parser.add_argument("--framework", default="auto",
-                        help="auto, pytest, unittest, jest, vitest, go, rust, junit5 (default auto: the project's)")
+    parser.add_argument("--framework", default="auto", choices=FRAMEWORK_CHOICES,
+                        help="test framework (default auto: the project's)")
     parser.add_argument("--run", action="store_true",
                         help="run the new tests (executes code, in a subprocess) and keep only those that pass 3 times")
     parser.add_argument("--apply", action="store_true", help="write the files instead of printing a diff")

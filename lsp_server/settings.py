@@ -48,6 +48,9 @@ class Settings:
     # llama.cpp's extra buffer types (repacked weights, AMX): "auto" probes the machine once
     # (lsp_server/backend/probe.py), "on"/"off" force either path.
     extra_buffer_types: str = "auto"
+    # Cursor places kept evaluated in spare KV sequences, so jumping back is warm (0: off). Each
+    # costs one more context window of KV memory; fewer are kept if that would pass 256 MiB.
+    warm_places: int = 2
     # When review diagnostics run: on every save, only when asked (seekcode.review), or never.
     review_trigger: str = "onSave"
     # Run generated tests (executes code, in a subprocess in the project root) and keep only
@@ -97,6 +100,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "multiline": bool,
     "fim_layout": str,
     "extra_buffer_types": str,
+    "warm_places": int,
     "review_trigger": str,
     "tests_run": bool,
     "backend_url": (str, type(None)),
@@ -138,6 +142,7 @@ _MINIMUMS: dict[str, float] = {
     "context_tokens": 0,
     "anchor_step_lines": 1,
     "backend_timeout": 0.1,
+    "warm_places": 0,
 }
 
 BACKEND_FAMILIES = ("auto", "plain", "deepseek-coder", "qwen2.5-coder", "starcoder", "codellama", "codegemma")

@@ -30,6 +30,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bench.assist.stdlib_cases import StdlibFunction, stdlib_functions, without_docstring  # noqa: E402
+from lsp_server.backend.base import PromptTooLongError  # noqa: E402
 from lsp_server.backend.local import BackendOptions, LocalBackend  # noqa: E402
 from lsp_server.features.docstring import DocstringError, generate_docstring, plan_docstring  # noqa: E402
 from lsp_server.features.writers import writer_for  # noqa: E402
@@ -114,7 +115,10 @@ def run_baseline(backend: LocalBackend, case: StdlibFunction, max_tokens: int = 
         prompt = chat.chat_prompt(backend, [{"role": "user", "content": message}])
     except chat.ChatTemplateError:  # a base model: the request as plain text, answer as a code block
         prompt = backend.tokenize(message + "\n\n```python\n")
-    answer = backend.generate(prompt, max_tokens=max_tokens, temperature=0.0).text
+    try:
+        answer = backend.generate(prompt, max_tokens=max_tokens, temperature=0.0).text
+    except PromptTooLongError:  # the request does not fit the model's window: the user gets nothing
+        answer = ""
     match = re.search(r"```(?:python)?\n(.*?)(?:```|$)", answer, re.S)
     pasted = match.group(1) if match else answer
     return measure(case, bare, pasted, time.perf_counter() - started)

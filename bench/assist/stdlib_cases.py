@@ -13,6 +13,8 @@ MODULES = (
     "bisect", "heapq", "colorsys", "textwrap", "statistics", "fractions", "calendar", "posixpath", "shlex",
     "html", "base64", "fnmatch", "ipaddress", "urllib.parse", "email.utils", "quopri", "difflib", "glob",
     "keyword", "operator", "string", "json", "copy", "gettext", "locale", "mimetypes", "ntpath", "platform",
+    "tokenize", "reprlib", "pprint", "sysconfig", "uu", "csv", "zipfile", "tarfile", "wave", "imghdr", "sndhdr",
+    "pathlib", "numbers", "inspect", "dis", "ast", "opcode", "pickle", "types", "weakref", "functools",
 )
 MIN_LINES, MAX_LINES = 4, 40
 PER_MODULE = 4  # spread the cases over many modules
@@ -43,7 +45,7 @@ def without_docstring(source: str) -> str:
     return "".join(lines)
 
 
-def stdlib_functions(limit: int) -> list[StdlibFunction]:
+def stdlib_functions(limit: int, per_module: int = PER_MODULE) -> list[StdlibFunction]:
     found: list[StdlibFunction] = []
     for module_name in MODULES:
         taken = 0
@@ -70,6 +72,6 @@ def stdlib_functions(limit: int) -> list[StdlibFunction]:
             taken += 1
             if len(found) >= limit:
                 return found
-            if taken >= PER_MODULE:
+            if taken >= per_module:
                 break
     return found

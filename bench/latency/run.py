@@ -178,7 +178,7 @@ class SeekcodeArm:
 
     def __init__(self, model: Path, settings: Settings, reuse: bool = True) -> None:
         options = BackendOptions(context_size=settings.context_size, threads=settings.threads, batch_size=settings.batch_size,
-                                 reuse_prefix=reuse)
+                                 reuse_prefix=reuse, warm_places=settings.warm_places if reuse else 0)
         self.backend = LocalBackend(model, options)
         bundled = bundled_model_path()
         choice = ModelChoice(model, "bundled" if bundled and model.resolve() == bundled.resolve() else "setting")

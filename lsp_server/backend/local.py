@@ -2,9 +2,14 @@
 
 `LocalBackend` owns one `llama_cpp.Llama` and must be used from one thread (the
 scheduler's worker). Each `generate()` call compares the new prompt with the tokens
-already in the KV cache, keeps the longest common prefix, removes the rest with
-`llama_memory_seq_rm` (through `Llama.eval`, which trims from `n_tokens`) and evaluates
-only the new tail; `GenerationStats.evaluated_tokens` says how many that were.
+already in the KV cache (sequence 0), keeps the longest common prefix, removes the rest
+with `llama_memory_seq_rm` and evaluates only the new tail;
+`GenerationStats.evaluated_tokens` says how many that were.
+
+Warm places (`BackendOptions.warm_places`): the KV cache holds spare sequences. A place the
+cursor leaves is parked in one (its cells shared, not copied), and a prompt that shares
+more with a parked place than with the active one brings that place back, so jumping back
+to where the user just was evaluates only what changed there.
 
 Prompt evaluation runs in chunks sized to take about 0.1 s (at most `batch_size`) and generation one token at a
 time, checking the abort event in between, so a superseded request stops within one
@@ -28,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from lsp_server.backend.gguf_header import GgufHeaderError, read_metadata
-from lsp_server.backend.probe import extra_buffer_types
+from lsp_server.backend.llama_params import llama_defaults
+from lsp_server.backend.places import ACTIVE_SEQUENCE, WarmPlaces
 from lsp_server.backend.base import (
     Generation,
     common_prefix_length,
@@ -55,6 +61,10 @@ OPENMP_WAIT_POLICY = ("OMP_WAIT_POLICY", "PASSIVE")
 # model, chunks of 16-64 tokens cost no more than whole 256-token batches on this CPU).
 ABORT_CHECK_SECONDS = 0.1
 MIN_EVAL_CHUNK = 16
+# Warm places multiply the KV cache; they are kept only while the extra memory stays under this.
+WARM_PLACES_KV_BUDGET = 256 * 2**20
+# A prompt that keeps all but this many of the cached tokens is the same place, typed further.
+PARK_AFTER_DROPPING = 96
 
 
 def import_llama_cpp():
@@ -73,6 +83,8 @@ class BackendOptions:
     reuse_prefix: bool = True  # False gives the naive engine: full prompt evaluation per call
     seed: int = 0
     extra_buffer_types: bool = True  # False on machines where llama.cpp's repacking kernels crash (probe.py)
+    # Cursor places kept evaluated in spare KV sequences (places.py), within WARM_PLACES_KV_BUDGET.
+    warm_places: int = 0
 
 
 def check_gguf_file(path: Path) -> None:
@@ -130,7 +142,9 @@ class LocalBackend:
             logger.info("context %d -> %d, the model's trained length", options.context_size, trained)
             options = dataclasses.replace(options, context_size=trained)
             self.options = options
-        self._llama = _load_llama(self.model_path, options)
+        places = affordable_warm_places(self.model_path, options)
+        self._places = WarmPlaces(places) if places else None
+        self._llama = _load_llama(self.model_path, options, places)
         self._is_eog = import_llama_cpp().llama_vocab_is_eog
         self._vocab = self._llama._model.vocab
         self._piece_cache: dict[int, bytes] = {}
@@ -139,7 +153,7 @@ class LocalBackend:
         self._grammar_cache: dict[str, object] = {}
         self._rng = np.random.default_rng(options.seed)
         self._seconds_per_token: float | None = None  # prompt evaluation speed, measured
-        self.context_size = self._llama.n_ctx()
+        self.context_size = self._llama.n_ctx() // (places + 1)  # each place has a whole window
         self._scored_tokens: list[int] = []  # what token_logprobs last scored, and the scores
         self._scored_logprobs: list[float] = []
         self._scored_best: list[float] = []
@@ -206,23 +220,81 @@ class LocalBackend:
         return [int(token) for token in self._llama._input_ids]
 
     def reset(self) -> None:
-        """Forget the cache; the next call evaluates its whole prompt."""
+        """Forget the cache and the warm places; the next call evaluates its whole prompt."""
         self._llama.reset()
+        self._llama._ctx.kv_cache_clear()
+        if self._places is not None:
+            self._places.forget()
 
     def _reuse_prefix(self, prompt: Sequence[int]) -> int:
-        """Trim the cache to the longest prefix it shares with `prompt`; return its length."""
+        """Trim the cache to the longest prefix it shares with `prompt`; return its length.
+
+        With warm places, a parked place that shares more with `prompt` is brought back first,
+        and a place about to lose much of its cache is parked before it does.
+        """
         llama = self._llama
         if not self.options.reuse_prefix:
-            llama.n_tokens = 0
+            self._truncate(0)
             return 0
-        common = common_prefix_length(llama._input_ids.tolist(), prompt)
+        self._switch_place(prompt)
+        active = llama._input_ids.tolist()
         # The last prompt token must be evaluated again to get fresh logits to sample from.
-        common = min(common, len(prompt) - 1)
-        if common < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, common, -1):
+        common = min(common_prefix_length(active, prompt), len(prompt) - 1)
+        if len(active) - common >= PARK_AFTER_DROPPING:
+            self._park(active)
+        if not self._truncate(common):
             logger.info("this model's memory cannot drop a suffix; evaluating the whole prompt")
+            self._truncate(0)
             common = 0
-        llama.n_tokens = common
         return common
+
+    def _truncate(self, length: int) -> bool:
+        """Keep the active sequence's first `length` tokens; False if the memory cannot drop a suffix."""
+        llama = self._llama
+        if length < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(ACTIVE_SEQUENCE, length, -1):
+            if length:
+                return False
+            llama._ctx.kv_cache_seq_rm(ACTIVE_SEQUENCE, -1, -1)
+        llama.n_tokens = length
+        return True
+
+    def _park(self, active: list[int], keep: int | None = None) -> None:
+        """Tag the active sequence's cells with a spare sequence too (shared cells, nothing copied)."""
+        slot = self._places.slot_for(active, keep=keep) if self._places is not None and active else None
+        if slot is not None:
+            self._llama._ctx.kv_cache_seq_rm(slot, -1, -1)
+            self._llama._ctx.kv_cache_seq_cp(ACTIVE_SEQUENCE, slot, -1, -1)
+            self._places.park(slot, active)
+
+    def _switch_place(self, prompt: Sequence[int]) -> None:
+        """Bring back a warm place that shares more with `prompt` than the active one (parking that)."""
+        if self._places is None:
+            return
+        llama = self._llama
+        active = llama._input_ids.tolist()
+        best = self._places.best_for(prompt, active)
+        if best is None:
+            return
+        self._park(active, keep=best.sequence)
+        llama._ctx.kv_cache_seq_rm(ACTIVE_SEQUENCE, -1, -1)
+        llama._ctx.kv_cache_seq_cp(best.sequence, ACTIVE_SEQUENCE, -1, -1)
+        llama.input_ids[: len(best.tokens)] = best.tokens
+        llama.n_tokens = len(best.tokens)
+        self._places.touch(best.sequence)
+        logger.info("back to a warm place: %d tokens already evaluated", len(best.tokens))
+
+    def _decode(self, tokens: Sequence[int]) -> None:
+        """Evaluate `tokens` after the active sequence's cache.
+
+        Not `Llama.eval`: it drops every sequence's cells past its position, warm places included.
+        """
+        llama = self._llama
+        start = llama.n_tokens
+        llama._ctx.kv_cache_seq_rm(ACTIVE_SEQUENCE, start, -1)
+        llama._batch.set_batch(batch=tokens, n_past=start, logits_all=False)
+        llama._ctx.decode(llama._batch)
+        llama.input_ids[start : start + len(tokens)] = tokens
+        llama.n_tokens = start + len(tokens)
 
     def _evaluate(self, tokens: Sequence[int], abort: threading.Event) -> bool:
         """Evaluate `tokens` after the cache in chunks, checking `abort` between them; False if aborted.
@@ -237,7 +309,7 @@ class LocalBackend:
                 return False
             chunk = tokens[start : start + self._eval_chunk_tokens()]
             started = time.perf_counter()
-            self._llama.eval(chunk)
+            self._decode(chunk)
             self._record_eval_speed(len(chunk), time.perf_counter() - started)
             start += len(chunk)
         return True
@@ -359,7 +431,7 @@ class LocalBackend:
                     return Generation("".join(pieces), token_ids, StopReason.EARLY_STOP)
                 if len(token_ids) >= max_tokens:
                     return Generation("".join(pieces), token_ids, StopReason.MAX_TOKENS)
-                llama.eval([token])
+                self._decode([token])
         finally:
             sampler.close()
 
@@ -462,10 +534,9 @@ class LocalBackend:
             best[:known] = self._scored_best[:known]
         # Scoring token `known` needs the logits of position known - 1: evaluate from there.
         start = max(known - 1, 0)
-        if start < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, start, -1):
+        if not self._truncate(start):
             start = 0
-            llama._ctx.kv_cache_clear()
-        llama.n_tokens = start
+            self._truncate(0)
         vocab_size = self.vocab_size
         # Every row of logits is kept (vocab floats each): a smaller step bounds the memory.
         step = min(self.options.batch_size, SCORING_BATCH)
@@ -540,7 +611,37 @@ def _token_to_piece(vocab: ctypes.c_void_p, token_id: int) -> bytes:
         size = -written
 
 
-def _load_llama(model_path: Path, options: BackendOptions):
+def affordable_warm_places(model_path: Path, options: BackendOptions) -> int:
+    """How many of `options.warm_places` fit WARM_PLACES_KV_BUDGET for this model's KV cache size."""
+    if options.warm_places <= 0 or not options.reuse_prefix:
+        return 0
+    per_token = kv_bytes_per_token(model_path)
+    if per_token is None:
+        return 0
+    return max(0, min(options.warm_places, WARM_PLACES_KV_BUDGET // (per_token * options.context_size)))
+
+
+def kv_bytes_per_token(model_path: Path) -> int | None:
+    """f16 keys and values of every layer for one token, from the GGUF header (None if unknown)."""
+    try:
+        architecture = read_metadata(model_path, {"general.architecture"}).get("general.architecture")
+        keys = {f"{architecture}.{name}" for name in (
+            "block_count", "embedding_length", "attention.head_count", "attention.head_count_kv",
+            "attention.key_length", "attention.value_length")}
+        values = read_metadata(model_path, keys)
+    except (GgufHeaderError, OSError):
+        return None
+    get = lambda name: values.get(f"{architecture}.{name}")  # noqa: E731
+    layers, width, heads = get("block_count"), get("embedding_length"), get("attention.head_count")
+    if not all(isinstance(value, int) and value > 0 for value in (layers, width, heads)):
+        return None
+    kv_heads = get("attention.head_count_kv") or heads
+    key_length = get("attention.key_length") or width // heads
+    value_length = get("attention.value_length") or width // heads
+    return 2 * layers * kv_heads * (key_length + value_length)
+
+
+def _load_llama(model_path: Path, options: BackendOptions, warm_places: int = 0):
     try:
         llama_cpp = import_llama_cpp()
     except ImportError as error:
@@ -549,10 +650,12 @@ def _load_llama(model_path: Path, options: BackendOptions):
         ) from error
     threads = options.threads
     try:
-        with extra_buffer_types(options.extra_buffer_types):
+        model_fields = None if options.extra_buffer_types else {"use_extra_bufts": False}
+        context_fields = {"n_seq_max": warm_places + 1, "kv_unified": True} if warm_places else None
+        with llama_defaults(model=model_fields, context=context_fields):
             return llama_cpp.Llama(
                 model_path=str(model_path),
-                n_ctx=options.context_size,
+                n_ctx=options.context_size * (warm_places + 1),
                 n_threads=threads,
                 n_threads_batch=threads,
                 n_batch=options.batch_size,

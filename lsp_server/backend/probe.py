@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,36 +196,11 @@ def decide(
 
 # -- loading with the extra buffer types off -----------------------------------------------
 
-_params_lock = threading.Lock()
+def extra_buffer_types(enabled: bool) -> contextlib.AbstractContextManager[None]:
+    """Within the block, `llama_cpp.Llama(...)` loads with `use_extra_bufts = enabled`."""
+    from lsp_server.backend.llama_params import llama_defaults
 
-
-@contextlib.contextmanager
-def extra_buffer_types(enabled: bool) -> Iterator[None]:
-    """Within the block, `llama_cpp.Llama(...)` loads with `use_extra_bufts = enabled`.
-
-    `Llama.__init__` takes its model parameters from `llama_model_default_params()` and has
-    no argument for this field, so the default-params function it calls is wrapped for the
-    duration of the load.
-    """
-    if enabled:
-        yield
-        return
-    from llama_cpp import llama as llama_module
-
-    low_level = llama_module.llama_cpp
-    original = low_level.llama_model_default_params
-
-    def without_extra_buffer_types():
-        params = original()
-        params.use_extra_bufts = False
-        return params
-
-    with _params_lock:
-        low_level.llama_model_default_params = without_extra_buffer_types
-        try:
-            yield
-        finally:
-            low_level.llama_model_default_params = original
+    return llama_defaults(model=None if enabled else {"use_extra_bufts": False})
 
 
 def guarded_llama(model_path: str | Path, policy: str | None = None, **kwargs):

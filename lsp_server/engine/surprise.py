@@ -13,7 +13,9 @@ No llama.cpp here: the caller passes `tokenize`, `piece` and `logprobs` callable
 from __future__ import annotations
 
 import bisect
+import functools
 import math
+import re
 import statistics
 import threading
 from collections.abc import Callable, Sequence
@@ -152,10 +154,15 @@ def line_scores(
 ) -> list[LineSurprise]:
     """Each line's most surprising non-blank token, relative to the file's distribution.
 
-    Tokens starting inside a `skip` range (comments, docstrings) are left out of both.
+    Tokens starting inside a `skip` range (comments, docstrings) are left out of both, and
+    so are tokens of a name's first occurrence: no model can predict a name it has not
+    seen, so new names would outrank everything else (measured on the review benchmark's
+    tuning half with Qwen2.5-Coder-0.5B: the mutated line ranked first in 7/30 mutants
+    with them, 19/30 without).
     """
     if skip:
         tokens = [token for token in tokens if not _inside(skip, token.start)]
+    tokens = [token for token in tokens if not _introduces_name(text, token, _first_occurrences(text))]
     median, spread = baseline(text, tokens)
     line_starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
     best: dict[int, LineSurprise] = {}
@@ -170,6 +177,27 @@ def line_scores(
         if current is None or score > current.score:
             best[line] = LineSurprise(line, score, token.surprise, token.start, token.end)
     return [best[line] for line in sorted(best)]
+
+
+IDENTIFIER = re.compile(r"[^\W\d]\w*")
+
+
+@functools.lru_cache(maxsize=8)
+def _first_occurrences(text: str) -> tuple[tuple[int, int], ...]:
+    """Character spans of each identifier's first occurrence in `text`, in order."""
+    seen: set[str] = set()
+    spans = []
+    for match in IDENTIFIER.finditer(text):
+        if match.group() not in seen:
+            seen.add(match.group())
+            spans.append((match.start(), match.end()))
+    return tuple(spans)
+
+
+def _introduces_name(text: str, token: TokenSurprise, first_spans: Sequence[tuple[int, int]]) -> bool:
+    piece = text[token.start : token.end]
+    visible = token.start + (len(piece) - len(piece.lstrip()))
+    return _inside(first_spans, visible)
 
 
 def _inside(ranges: Sequence[tuple[int, int]], offset: int) -> bool:

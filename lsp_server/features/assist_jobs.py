@@ -53,7 +53,9 @@ def docstring_job(
 
 
 def tests_job(runtime, plan, settings: Settings):
-    """Generate tests for `plan` on the worker; None if aborted (a preempted run starts over)."""
+    """Generate tests for `plan` on the worker; None if aborted. A preempted run continues
+    where it stopped: the text written so far lives in `resume`, kept across runs."""
+    resume: dict[str, str] = {}
 
     def job(abort: threading.Event):
         from lsp_server.features.test_writers import test_writer_for
@@ -62,10 +64,13 @@ def tests_job(runtime, plan, settings: Settings):
         engine = runtime.engine
         if engine is None:
             raise TestsError("no model is loaded; see the earlier error message or check 'seekcode.model'.")
-        writer = test_writer_for(engine.backend, engine.family, engine.layout, settings)
+        writer = test_writer_for(engine.backend, engine.family, engine.layout, settings, resume=resume)
+        if resume:
+            logger.info("test generation for %s resumes after %d characters", plan.path, sum(map(len, resume.values())))
         try:
             return generate_tests(plan, writer, abort)
         except TestsAborted:
+            logger.info("test generation for %s stopped", plan.path)
             return None
 
     return job

@@ -100,7 +100,7 @@ def engine_layout(settings: Settings, choice: ModelChoice) -> Layout | None:
 def backend_options(settings: Settings, probe: ProbeOutcome | None = None) -> BackendOptions:
     return BackendOptions(
         context_size=settings.context_size, threads=settings.threads, batch_size=settings.batch_size,
-        extra_buffer_types=True if probe is None else probe.extra_buffer_types,
+        extra_buffer_types=True if probe is None else probe.extra_buffer_types, warm_places=settings.warm_places,
     )
 
 
@@ -123,6 +123,7 @@ class Runtime:
         self._engine: CompletionEngine | None = None
         self._engine_lock = threading.Lock()
         self._loaded_key: tuple[object, ...] | None = None
+        self._requested_key: tuple[object, ...] | None = None
         self.state = ModelState.NOT_LOADED
         self.last_outcome: LoadOutcome | None = None
 
@@ -133,17 +134,20 @@ class Runtime:
                   settings.backend_model, settings.backend_allow_insecure, settings.backend_ca_bundle,
                   settings.backend_timeout) if settings.backend_url else None
         return (str(choice.path), settings.context_size, settings.threads, settings.batch_size,
-                resolve_layout(settings, choice), settings.extra_buffer_types, remote)
+                resolve_layout(settings, choice), settings.extra_buffer_types, settings.warm_places, remote)
 
     def choose(self, settings: Settings) -> ModelChoice:
         return remote_choice(settings) if settings.backend_url else resolve_model(settings, self._environ)
 
     def needs_reload(self, settings: Settings) -> bool:
-        return self.model_key(settings, self.choose(settings)) != self._loaded_key
+        # Against the last load asked for, finished or not: editors send didChangeConfiguration right
+        # after `initialized`, and the same settings must not start a second load of the same model.
+        return self.model_key(settings, self.choose(settings)) != self._requested_key
 
     def load(self, settings: Settings) -> Future[LoadOutcome | None]:
         """Load (or reload) the model the settings resolve to; a newer load supersedes."""
         choice = self.choose(settings)
+        self._requested_key = self.model_key(settings, choice)
         self.state = ModelState.LOADING
         return self.scheduler.submit(MODEL_JOB_KEY, lambda abort: self._load(settings, choice))
 

@@ -67,20 +67,31 @@ class FenceStop:
 class ChatTestWriter(TestWriter):
     name = "chat"
 
-    def __init__(self, backend, max_tokens: int = CHAT_MAX_TOKENS) -> None:
+    def __init__(self, backend, max_tokens: int = CHAT_MAX_TOKENS, resume: dict[str, str] | None = None) -> None:
         self.backend = backend
         self.max_tokens = max_tokens
+        # Text written before a preemption, continued on the next run (the job keeps this dict).
+        self.resume = resume if resume is not None else {}
 
     def write(self, plan: TestsPlan, abort: threading.Event, error: str | None = None) -> str:
         messages = test_messages(plan)
         if error is not None:
             messages[-1]["content"] += f"\n\nYour previous answer was rejected: {error} Write complete, valid code."
-        tokens = chat_prompt(self.backend, messages, answer_prefix=f"```{plan.language}\n")
+        key = f"chat:{error}"
+        written = self.resume.get(key, "")
+        tokens = chat_prompt(self.backend, messages, answer_prefix=f"```{plan.language}\n{written}")
         stop = FenceStop()
+        stop.text = written
         generation = self.backend.generate(
-            tokens, max_tokens=self.max_tokens, temperature=0.0 if error is None else 0.3, abort=abort, on_text=stop.feed
+            tokens, max_tokens=max(1, self.max_tokens - len(written) // 4),
+            temperature=0.0 if error is None else 0.3, abort=abort, on_text=stop.feed,
         )
-        return generation.text.split("```", 1)[0]
+        text = written + generation.text
+        if abort.is_set():
+            self.resume[key] = text  # preempted: the next run continues from here
+            return ""
+        self.resume.pop(key, None)
+        return text.split("```", 1)[0]
 
 
 def _starter(plan: TestsPlan) -> str:
@@ -128,8 +139,10 @@ class BaseTestWriter(TestWriter):
     name = "fim"
 
     def __init__(self, backend, family: Family | None = None, layout: Layout | None = None,
-                 settings: Settings = Settings(), max_tokens: int = BASE_MAX_TOKENS) -> None:
+                 settings: Settings = Settings(), max_tokens: int = BASE_MAX_TOKENS,
+                 resume: dict[str, str] | None = None) -> None:
         self.backend = backend
+        self.resume = resume if resume is not None else {}
         self.family = family or detect_family(backend.token_id, backend.metadata)
         self.builder = PromptBuilder(self.family, backend.tokenize, budget_for(settings, backend.context_size), layout=layout)
         self.max_tokens = max_tokens
@@ -143,18 +156,25 @@ class BaseTestWriter(TestWriter):
             f"{comment} {plan.path.name}\n{source}\n\n{comment} {plan.test_path.name}\n"
             f"{existing.rstrip()}\n\n\n{starter}"
         )
-        prompt = self.builder.build(prefix, "", language=plan.language)
+        key = f"base:{error}"
+        written = self.resume.get(key, "")
+        prompt = self.builder.build(prefix + written, "", language=plan.language)
         generation = self.backend.generate(
-            prompt.tokens, max_tokens=self.max_tokens, stop_ids=prompt.stop_ids,
+            prompt.tokens, max_tokens=max(1, self.max_tokens - len(written) // 4), stop_ids=prompt.stop_ids,
             temperature=0.0 if error is None else 0.5, abort=abort,
         )
-        # The prompt held the starter's trailing indentation back; the model writes it.
-        typed = starter[: len(starter) - len(prompt.held_back)]
+        # The prompt held the trailing indentation back; the model writes it.
+        typed = (starter + written)[: len(starter + written) - len(prompt.held_back)]
+        if abort.is_set():  # preempted: the next run continues after what is written so far
+            self.resume[key] = (typed + generation.text)[len(starter) :]
+            return ""
+        self.resume.pop(key, None)
         return complete_first_test(plan, typed, generation.text)
 
 
 def test_writer_for(backend, family: Family | None = None, layout: Layout | None = None,
-                    settings: Settings = Settings()) -> TestWriter:
+                    settings: Settings = Settings(), resume: dict[str, str] | None = None) -> TestWriter:
+    """`resume`: a dict the caller keeps across preempted runs, so writing continues where it stopped."""
     if backend.chat_template:
-        return ChatTestWriter(backend)
-    return BaseTestWriter(backend, family, layout, settings)
+        return ChatTestWriter(backend, resume=resume)
+    return BaseTestWriter(backend, family, layout, settings, resume=resume)

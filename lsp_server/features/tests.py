@@ -34,6 +34,10 @@ from lsp_server.features.edits import FileEdit, TextEdit
 
 FRAMEWORKS = ("pytest", "unittest", "jest", "vitest", "go", "rust", "junit5")
 FRAMEWORK_CHOICES = ("auto", *FRAMEWORKS)
+_FRAMEWORKS_BY_LANGUAGE = {
+    "python": ("pytest", "unittest"), "javascript": ("jest", "vitest"), "typescript": ("jest", "vitest"),
+    "tsx": ("jest", "vitest"), "go": ("go",), "rust": ("rust",), "java": ("junit5",),
+}
 RUNS_TO_KEEP = 3
 
 
@@ -201,6 +205,8 @@ def plan_tests(path: Path, text: str, offset: int, language: str, root: Path, fr
     if framework not in FRAMEWORK_CHOICES:
         raise TestsError(f"framework '{framework}' is not one of {', '.join(FRAMEWORK_CHOICES)}.")
     chosen = detect_framework(path, grammar, root) if framework == "auto" else framework
+    if chosen not in _FRAMEWORKS_BY_LANGUAGE[grammar]:
+        raise TestsError(f"{chosen} does not test {grammar} code; use one of {', '.join(_FRAMEWORKS_BY_LANGUAGE[grammar])}.")
     names = _public_names(text, symbol, grammar)
     test_path, header = _test_file(path, text, grammar, root, chosen, names)
     existing = None
@@ -385,7 +391,31 @@ def run_and_filter(
 def run_once(plan: TestsPlan, code: str, timeout: float, python: str | None = None) -> RunOutcome:
     if plan.framework in ("pytest", "unittest"):
         return _run_python(plan, code, timeout, python or sys.executable)
-    raise TestsError(f"--run supports Python tests so far, not {plan.framework}; the tests were written but not run.")
+    if plan.framework == "rust" and shutil.which("cargo"):
+        return _run_rust(plan, code, timeout)
+    raise TestsError(f"--run supports Python and Rust (with cargo) tests so far, not {plan.framework}; "
+                     "run without --run to get the tests unrun.")
+
+
+def _run_rust(plan: TestsPlan, code: str, timeout: float) -> RunOutcome:
+    """`cargo test` on a copy of the crate (the tests live in the source file, which stays untouched)."""
+    scratch = Path(tempfile.mkdtemp(prefix="seekcode-cargo-"))
+    try:
+        crate = scratch / "crate"
+        shutil.copytree(plan.root, crate, ignore=shutil.ignore_patterns("target", ".git", "node_modules"))
+        relative = plan.path.resolve().relative_to(plan.root.resolve())
+        (crate / relative).write_bytes(plan.file_edit(code).new_text().encode("utf-8"))
+        command = ["cargo", "test", "--offline", "--", "--test-threads=1"]
+        try:
+            completed = subprocess.run(command, cwd=crate, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return RunOutcome(frozenset(), frozenset(), f"timed out after {timeout:.0f} s")
+        output = completed.stdout + completed.stderr
+        passed = {name.rsplit("::", 1)[-1] for name, verdict in re.findall(r"^test (\S+) \.\.\. (\w+)", output, re.M) if verdict == "ok"}
+        failed = {name.rsplit("::", 1)[-1] for name, verdict in re.findall(r"^test (\S+) \.\.\. (\w+)", output, re.M) if verdict != "ok"}
+        return RunOutcome(frozenset(passed - failed), frozenset(failed), output[-4000:])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _run_python(plan: TestsPlan, code: str, timeout: float, python: str) -> RunOutcome:
@@ -428,20 +458,34 @@ def _junit_outcome(report: Path, output: str) -> RunOutcome:
 
 
 def remove_tests(code: str, plan: TestsPlan, names: list[str]) -> str:
-    """`code` without the named test functions (Python: top-level or in a TestCase)."""
+    """`code` without the named test functions (Python: top-level or in a TestCase; Rust:
+    `#[test]` functions with their attributes)."""
+    if plan.language == "rust":
+        return _remove_rust_tests(code, names)
     if plan.language != "python":
         return code
     tree = parse(code, "python")
     data = code.encode("utf-8")
     cuts: list[tuple[int, int]] = []
     stack = [tree.root_node]
+    def dropped(node) -> bool:
+        target = node.child_by_field_name("definition") if node.type == "decorated_definition" else node
+        if target is None or target.type != "function_definition":
+            return False
+        name = target.child_by_field_name("name")
+        return name is not None and data[name.start_byte : name.end_byte].decode() in names
+
     while stack:
         node = stack.pop()
+        if dropped(node):
+            cuts.append((node.start_byte, node.end_byte))
+            continue
         target = node.child_by_field_name("definition") if node.type == "decorated_definition" else node
-        if target is not None and target.type == "function_definition":
-            name = target.child_by_field_name("name")
-            if name is not None and data[name.start_byte : name.end_byte].decode() in names:
-                cuts.append((node.start_byte, node.end_byte))
+        if target is not None and target.type == "class_definition":
+            body = target.child_by_field_name("body")
+            members = [child for child in (body.named_children if body else []) if child.type != "comment"]
+            if members and all(dropped(member) for member in members):
+                cuts.append((node.start_byte, node.end_byte))  # a TestCase left empty goes too
                 continue
         if node.type in ("module", "class_definition", "block", "decorated_definition"):
             stack.extend(node.named_children)
@@ -451,3 +495,24 @@ def remove_tests(code: str, plan: TestsPlan, names: list[str]) -> str:
         data = data[:line_start] + data[(len(data) if line_end == -1 else line_end + 1) :]
     cleaned = re.sub(r"\n{3,}", "\n\n\n", data.decode("utf-8"))
     return cleaned
+
+
+def _remove_rust_tests(code: str, names: list[str]) -> str:
+    tree = parse(code, "rust")
+    data = code.encode("utf-8")
+    cuts = []
+    for node in tree.root_node.named_children:
+        if node.type != "function_item":
+            continue
+        name = node.child_by_field_name("name")
+        if name is None or data[name.start_byte : name.end_byte].decode() not in names:
+            continue
+        first = node
+        while first.prev_named_sibling is not None and first.prev_named_sibling.type == "attribute_item":
+            first = first.prev_named_sibling
+        cuts.append((first.start_byte, node.end_byte))
+    for start, end in sorted(cuts, reverse=True):
+        line_start = data.rfind(b"\n", 0, start) + 1
+        line_end = data.find(b"\n", end)
+        data = data[:line_start] + data[(len(data) if line_end == -1 else line_end + 1) :]
+    return re.sub(r"\n{3,}", "\n\n", data.decode("utf-8"))

@@ -11,6 +11,7 @@ progress (or the request) stops it.
 from __future__ import annotations
 
 import asyncio
+import os
 import logging
 import uuid
 from pathlib import Path
@@ -82,8 +83,11 @@ def _document(ls, uri: str) -> tuple[str, str, int | None]:
     if document is not None:
         return document.text, document.language_id, document.version
     try:
+        from lsp_server.cli import LANGUAGE_BY_SUFFIX
+
         path = Path(to_fs_path(uri) or "")
-        return path.read_bytes().decode("utf-8"), path.suffix.lstrip("."), None
+        language = LANGUAGE_BY_SUFFIX.get(path.suffix.lower(), path.suffix.lstrip("."))
+        return path.read_bytes().decode("utf-8"), language, None
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise AssistError(f"{uri} is not open and cannot be read ({error}).") from None
 
@@ -198,6 +202,10 @@ async def tests_workspace_edit(ls, argument: dict[str, Any]) -> tuple[dict[str, 
         inside_root(plan.test_path, root)
     except (TestsError, EditError) as error:
         raise AssistError(str(error)) from None
+    test_uri = Path(os.path.abspath(plan.test_path)).as_uri()  # as workspace_edit spells it
+    open_test = ls.documents.get(test_uri) if plan.test_path.resolve() != path.resolve() else None
+    if open_test is not None:  # append to what the editor shows, unsaved changes included
+        plan.existing = open_test.text
     progress = await Progress.begin(ls, "seekcode: generating tests")
     future = ls.runtime.scheduler.submit(("tests", uri), tests_job(ls.runtime, plan, ls.settings), background=True)
     progress.on_cancel(lambda: ls.runtime.cancel(future))
@@ -216,7 +224,8 @@ async def tests_workspace_edit(ls, argument: dict[str, Any]) -> tuple[dict[str, 
         progress.end()
     if result is None:
         raise AssistError("test generation was cancelled.")
-    edit = workspace_edit([result.file_edit], ls.position_encoding.value)
+    versions = {test_uri: open_test.version} if open_test is not None else None
+    edit = workspace_edit([result.file_edit], ls.position_encoding.value, versions=versions)
     if plan.test_path.resolve() == path.resolve():
         for change in edit["documentChanges"]:
             if "textDocument" in change:

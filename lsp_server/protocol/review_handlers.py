@@ -71,6 +71,13 @@ class ReviewController:
         self._generation[uri] = generation
         future = server.runtime.review(uri, request)
         progress = await self._begin_progress("seekcode: reviewing")
+        cancelled = []
+        if progress is not None and progress in server.work_done_progress.tokens:
+            def cancel(_: object) -> None:  # the user pressed cancel on the progress report
+                cancelled.append(True)
+                server.runtime.cancel(future)
+
+            server.work_done_progress.tokens[progress].add_done_callback(cancel)
         try:
             result = await asyncio.wrap_future(future)
         except asyncio.CancelledError:
@@ -79,6 +86,8 @@ class ReviewController:
         finally:
             if progress is not None:
                 server.work_done_progress.end(progress, types.WorkDoneProgressEnd(message="done"))
+        if cancelled:
+            return {"findings": 0, "cancelled": True}
         if result is None or self._generation.get(uri) != generation:
             return {"findings": 0, "superseded": True}
         if server.documents.get(uri) is not document or document.version != version:
@@ -131,7 +140,9 @@ class ReviewController:
     # -- triggers and edits --------------------------------------------------
 
     def saved(self, uri: str) -> None:
-        if self.server.settings.review_trigger != "onSave" or self.server.documents.get(uri) is None:
+        document = self.server.documents.get(uri)
+        settings = self.server.settings
+        if settings.review_trigger != "onSave" or document is None or not settings.is_enabled_for(document.language_id):
             return
         task = asyncio.ensure_future(self.review({"uri": uri, "scope": "file"}, trigger="save"))
         task.add_done_callback(_log_failure)

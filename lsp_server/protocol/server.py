@@ -60,6 +60,8 @@ class SeekcodeServer(LanguageServer):
         self.code_action_providers = [lambda ls, params: ls.review.code_actions(params)]
         self._backend_outage = False  # a remote failure was shown; quiet until a completion works again
         self._last_connect = 0.0
+        # codeAction/resolve: CodeAction.data["kind"] -> async resolver(server, action) -> action (assist_handlers).
+        self.code_action_resolvers: dict[str, Any] = {}
 
     # -- errors -------------------------------------------------------------
 
@@ -261,7 +263,8 @@ def build_server(base_settings: Settings, runtime: Runtime | None = None) -> See
     async def initialized(ls: SeekcodeServer, params: types.InitializedParams) -> None:
         if ls.client_supports_configuration():
             ls.apply_settings(await ls.pull_configuration())
-        ls.start_model_load()
+        if ls.runtime.needs_reload(ls.settings):  # a didChangeConfiguration may have started this load
+            ls.start_model_load()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: SeekcodeServer, params: types.DidChangeConfigurationParams) -> None:
@@ -319,13 +322,23 @@ def build_server(base_settings: Settings, runtime: Runtime | None = None) -> See
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.Source]),
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.Source, types.CodeActionKind.RefactorRewrite],
+            resolve_provider=True,
+        ),
     )
     def code_action(ls: SeekcodeServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         actions: list[types.CodeAction] = []
         for provider in ls.code_action_providers:
             actions += provider(ls, params)
         return actions
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    @_guarded
+    async def code_action_resolve(ls: SeekcodeServer, action: types.CodeAction) -> types.CodeAction:
+        data = action.data if isinstance(action.data, dict) else {}
+        resolver = ls.code_action_resolvers.get(data.get("kind"))
+        return await resolver(ls, action) if resolver is not None else action
 
     @server.command(REVIEW_COMMAND)
     @_guarded
@@ -335,6 +348,10 @@ def build_server(base_settings: Settings, runtime: Runtime | None = None) -> See
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: SeekcodeServer, params: Any) -> None:
         ls.runtime.close()
+
+    from lsp_server.protocol.assist_handlers import register_assist
+
+    register_assist(server)  # docstring/tests code actions, resolvers and commands
 
     if debug_requests_enabled():
         register_debug_requests(server)  # SEEKCODE_DEBUG_REQUESTS=1: test-only, read-only requests

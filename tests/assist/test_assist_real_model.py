@@ -8,6 +8,7 @@ import ast
 import os
 import re
 import subprocess
+import threading
 import sys
 
 import pytest
@@ -141,6 +142,9 @@ def test_cli_exit_codes(tmp_path):
     assert run_cli("docstring", f"{tmp_path}/missing.py:1:1").returncode == 2
     bad_style = run_cli("docstring", f"{source}:1:1", "--style", "epytext")
     assert bad_style.returncode == 2
+    assert run_cli("tests", f"{source}:1:1", "--framework", "nose").returncode == 2
+    no_symbol = run_cli("tests", f"{source}:1:1")
+    assert no_symbol.returncode == 1 and "no function, method or class" in no_symbol.stderr
 
 
 def test_cli_tests_writes_a_parsing_test_file_or_says_why_not(tmp_path, bundled_gguf):
@@ -158,3 +162,47 @@ def test_cli_tests_writes_a_parsing_test_file_or_says_why_not(tmp_path, bundled_
         text = test_file.read_text(encoding="utf-8")
         assert text.startswith("import pytest\n\nfrom fsutil import ensure_dir\n\n\ndef test_")
         ast.parse(text)
+
+
+class AbortAfterChecks(threading.Event):
+    """An abort event that turns set after `checks` looks: the backend looks once per prompt
+    chunk and once per generated token, so this stops a generation after a fixed amount."""
+
+    def __init__(self, checks: int) -> None:
+        super().__init__()
+        self.checks = checks
+
+    def is_set(self) -> bool:
+        self.checks -= 1
+        return self.checks < 0 or super().is_set()
+
+
+@pytest.mark.parametrize("which", ["chat", "base"])
+def test_preempted_test_writing_continues_where_it_stopped(which, chat_gguf, bundled_gguf, tmp_path):
+    from lsp_server.features.test_writers import test_writer_for
+    from lsp_server.features.tests import plan_tests
+
+    (tmp_path / "setup.py").write_text("", encoding="utf-8")
+    source = tmp_path / "fsutil.py"
+    source.write_text(SOURCE, encoding="utf-8")
+    plan = plan_tests(source, SOURCE, SOURCE.index("os.makedirs"), "python", tmp_path)
+    backend = LocalBackend(chat_gguf if which == "chat" else bundled_gguf, BackendOptions(context_size=2048, threads=2))
+    try:
+        resume: dict[str, str] = {}
+        writer = test_writer_for(backend, resume=resume)
+        assert writer.name == ("chat" if which == "chat" else "fim")
+        writer.max_tokens = 40
+        assert writer.write(plan, AbortAfterChecks(12)) == ""  # preempted after a few tokens
+        [partial] = resume.values()
+        assert partial
+        finished = test_writer_for(backend, resume=resume)
+        finished.max_tokens = 40
+        text = finished.write(plan, threading.Event())
+    finally:
+        backend.close()
+    assert resume == {}
+    if which == "chat":
+        assert text.startswith(partial.split("```", 1)[0])
+    else:
+        assert text.startswith("def test_ensure_dir():\n")
+        assert partial.strip().splitlines()[0] in text  # the continuation kept what was written

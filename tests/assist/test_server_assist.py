@@ -150,3 +150,27 @@ def test_a_completion_preempts_the_generation_which_then_resumes(assist, tmp_pat
     log = log_text(client)
     assert re.search(r"docstring generation for \S+ resumes after \d+ filled holes", log)
     assert log.index("stopped after") < log.index("resumes after")
+
+
+def test_generate_tests_command_creates_the_conventional_test_file(assist, tmp_path):
+    client, _ = assist
+    path = tmp_path / "mathx.py"
+    source = "def add(a, b):\n    return a + b\n"
+    path.write_text(source, encoding="utf-8")
+    uri = path.as_uri()
+    client.open(uri, source)
+    result = client.request("workspace/executeCommand", {
+        "command": "seekcode.generateTests", "arguments": [{"uri": uri, "position": {"line": 1, "character": 4}}]},
+        timeout=300)
+    if not result["applied"]:  # the tiny bundled model may fail to write parsing tests twice: a clear message
+        assert "did not parse twice" in result["message"] and client.applied_edits == []
+        return
+    [edit] = client.applied_edits
+    test_uri = (tmp_path / "tests" / "test_mathx.py").as_uri()
+    create, change = edit["documentChanges"]
+    assert create == {"kind": "create", "uri": test_uri, "options": {"overwrite": False, "ignoreIfExists": True}}
+    assert change["textDocument"]["uri"] == test_uri
+    [text_edit] = change["edits"]
+    assert text_edit["newText"].startswith("import pytest\n\nfrom mathx import add\n\n\ndef test_")
+    ast.parse(text_edit["newText"])
+    assert not (tmp_path / "tests").exists()  # the editor applies the edit; the server wrote nothing

@@ -5,6 +5,7 @@ the parse check with one retry, and keeping only tests that pass three runs in a
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -163,3 +164,42 @@ def test_unsupported_language_is_a_clear_error(tmp_path):
     with pytest.raises(TestsError, match="not 'lua'"):
         plan_for(root, "a.lua", "return")
     assert detect_framework(root / "x.py", "python", root) == "pytest"
+
+
+def test_dropping_every_test_of_a_testcase_drops_the_class(tmp_path):
+    from lsp_server.features.tests import remove_tests
+
+    root = project(tmp_path, {"setup.py": "", "m.py": PY_SOURCE})
+    plan = plan_for(root, "m.py", "return", framework="unittest")
+    code = (
+        "class TestA(unittest.TestCase):\n    def test_one(self):\n        pass\n\n    def test_two(self):\n        pass\n\n\n"
+        "class TestB(unittest.TestCase):\n    def test_three(self):\n        pass\n\n    def test_four(self):\n        pass\n"
+    )
+    kept = remove_tests(code, plan, ["test_one", "test_two", "test_three"])
+    assert "TestA" not in kept and "def test_four" in kept and "test_three" not in kept
+    import ast
+
+    ast.parse(kept)
+
+
+@pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
+def test_rust_run_keeps_only_passing_tests_and_leaves_the_source_alone(tmp_path):
+    source = "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n"
+    root = project(tmp_path, {"Cargo.toml": "[package]\nname = \"adder\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+                              "src/lib.rs": source})
+    plan = plan_for(root, "src/lib.rs", "a + b")
+    code = ("#[test]\nfn adds() {\n    assert_eq!(add(1, 2), 3);\n}\n\n"
+            "#[test]\nfn wrong() {\n    assert_eq!(add(1, 2), 4);\n}\n")
+    kept = run_and_filter(plan, generate_tests(plan, Script(code)), timeout=300)
+    assert kept.kept == 1 and kept.dropped == 1
+    assert "fn adds()" in kept.file_edit.new_text() and "fn wrong()" not in kept.file_edit.new_text()
+    assert not has_syntax_errors(kept.file_edit.new_text(), "rust")
+    assert (root / "src/lib.rs").read_text(encoding="utf-8") == source and not (root / "target").exists()
+
+
+def test_a_framework_for_another_language_is_refused(tmp_path):
+    root = project(tmp_path, {"m.py": PY_SOURCE, "setup.py": ""})
+    with pytest.raises(TestsError, match="jest does not test python code; use one of pytest, unittest"):
+        plan_for(root, "m.py", "return", framework="jest")
+    with pytest.raises(TestsError, match="not one of"):
+        plan_for(root, "m.py", "return", framework="nose")

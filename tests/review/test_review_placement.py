@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lsp_server.features.review import LineTable, ReviewRequest, review
+from lsp_server.features.review import LineTable, ReviewOptions, ReviewRequest, review
 from tests.review.fakes import ScriptedModel
 
 PYTHON = '''import os
@@ -73,7 +73,7 @@ def test_written_finding_covers_exactly_the_line_it_names(language):
 @pytest.mark.parametrize("language", sorted(CASES))
 def test_surprising_token_becomes_a_finding_on_its_line(language):
     text, line, code, _ = CASES[language]
-    token = {"python": "low", "typescript": "length", "go": "1"}[language]
+    token = {"python": "low", "typescript": ">=", "go": "1"}[language]
     # The token is surprising only where the bug is: other occurrences get ordinary scores.
     model = ScriptedModel(surprising={})
     scorer = model.surprise_scorer()
@@ -88,7 +88,7 @@ def test_surprising_token_becomes_a_finding_on_its_line(language):
 
     def logprobs(window, abort):
         values = ScriptedModel.logprobs(model, window, abort)
-        values[target_index] = -14.0
+        values[target_index] = -60.0
         return values
 
     model.logprobs = logprobs
@@ -132,23 +132,26 @@ def test_diff_mode_drops_findings_on_unchanged_lines():
     assert "report findings on them: 7." in model.messages[0][-1]["content"]
 
 
-def test_both_signals_steer_the_written_review_and_unconfirmed_surprise_is_info():
+def test_both_signals_steer_the_written_review_and_keep_surprise_findings():
     text = PYTHON
-    model = ScriptedModel(answer=written_answer(9, "        return high"), surprising={"os": 15.0})
+    model = ScriptedModel(answer=written_answer(9, "        return high"), surprising={"<": 60.0})
     result = review(ReviewRequest(text, signals="both"), model)
     prompt = model.messages[0][-1]["content"]
-    assert "1 (`os`)" in prompt  # the surprising line is named for the written review
+    assert "6 (`<`)" in prompt  # the surprising line is named for the written review
     by_line = {f.start_line: f for f in result.findings}
     assert by_line[9].rule == "seekcode.review" and by_line[9].severity == "error"
-    assert by_line[1].rule == "seekcode.surprise" and by_line[1].severity == "info"
+    assert by_line[6].rule == "seekcode.surprise" and by_line[6].severity == "warning"
     assert result.signals == ("surprise", "written")
+    # Demoting what the written review did not confirm is an option.
+    demoted = review(ReviewRequest(text, signals="both"), model, ReviewOptions(demote_unconfirmed=True))
+    assert {f.start_line: f.severity for f in demoted.findings}[6] == "info"
 
 
 def test_a_model_without_a_chat_template_still_gives_surprise_findings():
-    model = ScriptedModel(writes=False, surprising={"os": 15.0})
+    model = ScriptedModel(writes=False, surprising={"<": 60.0})
     result = review(ReviewRequest(PYTHON, signals="both"), model)
     assert result.signals == ("surprise",)
-    assert [f.start_line for f in result.findings] == [1]
+    assert [f.start_line for f in result.findings] == [6]
     assert result.findings[0].severity == "warning"  # nothing written to confirm against
     assert result.notes == ["this model has no chat template."]
 
@@ -174,3 +177,13 @@ def test_suggestion_equal_to_the_code_is_no_fix():
                           "suggestion": "return low"}])
     [finding] = review(ReviewRequest(PYTHON, signals="written"), ScriptedModel(answer)).findings
     assert finding.suggestion is None
+
+
+def test_a_new_name_is_not_a_finding_however_surprising():
+    # "clamp" occurs once: no model can predict a name it has never seen.
+    model = ScriptedModel(surprising={"clamp": 60.0})
+    assert review(ReviewRequest(PYTHON, language="python", signals="surprise"), model).findings == []
+    # A later use of a known name that surprises the model is a finding.
+    model = ScriptedModel(surprising={"value": 60.0})
+    lines = {f.start_line for f in review(ReviewRequest(PYTHON, language="python", signals="surprise"), model).findings}
+    assert lines and 4 not in lines  # line 4 is where `value` is introduced

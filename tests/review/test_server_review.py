@@ -138,6 +138,19 @@ def test_cancel_request_stops_a_review(start_server, tiny_gguf):
     assert review(client, scope="file") == {"findings": 1}  # the next review runs normally
 
 
+def test_cancel_from_the_progress_report_stops_a_review(start_server, tiny_gguf):
+    client = start_scripted(start_server, tiny_gguf, {"answer": ANSWER, "block_calls": [0]})
+    client.open(URI, TEXT)
+    request = client.request_async("workspace/executeCommand",
+                                   {"command": "seekcode.review", "arguments": [{"uri": URI}]})
+    begin = client.wait_notification(
+        "$/progress", 60, lambda m: m["params"]["value"].get("title") == "seekcode: reviewing")
+    assert begin["params"]["value"]["cancellable"] is True
+    wait_for_log(client, "scripted write call 0 started")
+    client.notify("window/workDoneProgress/cancel", {"token": begin["params"]["token"]})
+    assert client.result(request) == {"findings": 0, "cancelled": True}
+
+
 def test_a_completion_is_not_delayed_by_a_running_review(start_server, tiny_gguf):
     # The review's first run blocks until aborted: only preemption lets the completion through.
     client = start_scripted(start_server, tiny_gguf, {"answer": ANSWER, "block_calls": [0]})

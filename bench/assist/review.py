@@ -1,0 +1,149 @@
+"""Review benchmark: recall on one-edit mutants, false alarms on clean functions, time.
+
+    python -m bench.assist.review --model PATH [--label NAME] [--limit 20] [--threads 2]
+        [--arms surprise,written,both,baseline] [--out bench/assist/results]
+
+Cases: CPython standard-library functions (bench/assist/review_cases.py), each reviewed
+clean and with one behaviour-changing edit. Arms:
+- surprise: model surprise alone; written: the constrained written review alone; both;
+- baseline: the same model asked in one plain chat message for a JSON list of bugs, its
+  answer read as a user would (every reported line is a finding, no grammar, no filtering).
+Recall: a mutant with a finding at warning or above whose lines cover the mutated line
+±1. False alarm: a clean function with any finding at warning or above. Time: seconds
+per review (median). Prints a table; writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from bench.assist.review_cases import Case, cases  # noqa: E402
+from lsp_server.backend.local import BackendOptions, LocalBackend  # noqa: E402
+from lsp_server.features.review import SEVERITY_RANK, ReviewRequest, review  # noqa: E402
+from lsp_server.features.review_model import LocalReviewModel  # noqa: E402
+
+ARMS = ("surprise", "baseline", "written", "both")
+BASELINE_PROMPT = (
+    "Find the bugs in this Python function. Answer with a JSON list; each bug is "
+    '{{"line": <line number, counting the first line as 1>, "message": <what is wrong>}}. '
+    "Answer [] if there is no bug.\n\n```python\n{code}```"
+)
+
+
+def baseline_lines(backend: LocalBackend, code: str, max_tokens: int = 384) -> list[tuple[int, int]]:
+    """The (start, end) lines of the bugs the model lists when simply asked in a chat."""
+    from lsp_server.engine import chat
+
+    messages = [{"role": "user", "content": BASELINE_PROMPT.format(code=code)}]
+    try:
+        prompt = chat.chat_prompt(backend, messages)
+    except chat.ChatTemplateError:
+        prompt = backend.tokenize(messages[0]["content"] + "\n\nBugs as JSON:\n")
+    room = backend.context_size - len(prompt)
+    if room < 48:
+        return []  # the function does not fit the model's context with an answer: nothing reported
+    answer = backend.generate(prompt, max_tokens=min(max_tokens, room), temperature=0.0).text
+    found = []
+    for match in re.finditer(r"\{[^{}]*\}", answer):
+        try:
+            item = json.loads(match.group())
+        except json.JSONDecodeError:
+            continue
+        line = item.get("line", item.get("start_line")) if isinstance(item, dict) else None
+        if isinstance(line, int) and not isinstance(line, bool):
+            end = item.get("end_line", line)
+            found.append((line, end if isinstance(end, int) and end >= line else line))
+    return found
+
+
+def flagged_lines(arm: str, backend, model, code: str) -> list[tuple[int, int, str]]:
+    """(start, end, severity) of the findings one arm reports for `code` (baseline: all "warning")."""
+    if arm == "baseline":
+        return [(start, end, "warning") for start, end in baseline_lines(backend, code)]
+    result = review(ReviewRequest(code, path="case.py", language="python", signals=arm), model)
+    return [(f.start_line, f.end_line, f.severity) for f in result.findings]
+
+
+def covers(lines, target: int, severity: str = "warning") -> bool:
+    return any(start - 1 <= target <= end + 1 for start, end, level in lines
+               if SEVERITY_RANK[level] >= SEVERITY_RANK[severity])
+
+
+def alarms(lines, severity: str = "warning") -> bool:
+    return any(SEVERITY_RANK[level] >= SEVERITY_RANK[severity] for _, _, level in lines)
+
+
+def run_arm(arm: str, backend, model, items: list[Case]) -> dict:
+    seconds, records = [], []
+    for case in items:
+        started = time.perf_counter()
+        mutant_lines = flagged_lines(arm, backend, model, case.mutant)
+        middle = time.perf_counter()
+        clean_lines = flagged_lines(arm, backend, model, case.clean)
+        seconds += [middle - started, time.perf_counter() - middle]
+        records.append({"case": case.name, "edit": case.edit, "mutated_line": case.mutated_line,
+                        "mutant_findings": mutant_lines, "clean_findings": clean_lines,
+                        "hit": covers(mutant_lines, case.mutated_line), "alarm": alarms(clean_lines),
+                        "hit_any": covers(mutant_lines, case.mutated_line, "info"), "alarm_any": alarms(clean_lines, "info")})
+        print(f"  {arm:9s} {case.name:40s} hit={int(records[-1]['hit'])} alarm={int(records[-1]['alarm'])} "
+              f"(any severity: {int(records[-1]['hit_any'])}/{int(records[-1]['alarm_any'])})", file=sys.stderr, flush=True)
+    count = len(items)
+    return {"arm": arm, "cases": count,
+            "recall": sum(r["hit"] for r in records) / count,
+            "false_alarm_rate": sum(r["alarm"] for r in records) / count,
+            "recall_any_severity": sum(r["hit_any"] for r in records) / count,
+            "false_alarm_rate_any_severity": sum(r["alarm_any"] for r in records) / count,
+            "median_seconds": statistics.median(seconds), "records": records}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--label", default="")
+    parser.add_argument("--limit", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument("--out", default="bench/assist/results")
+    args = parser.parse_args(argv)
+    arms = [arm for arm in args.arms.split(",") if arm]
+    bad = [arm for arm in arms if arm not in ARMS]
+    if bad:
+        parser.error(f"unknown arm {bad[0]}; choose from {', '.join(ARMS)}")
+    items = cases(args.limit)
+    backend = LocalBackend(args.model, BackendOptions(context_size=4096, threads=args.threads))
+    model = LocalReviewModel(backend)
+    label = args.label or Path(args.model).stem
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"review-{label}.json"
+    results = []
+    try:
+        for arm in arms:
+            results.append(run_arm(arm, backend, model, items))
+            # Saved after every arm: a long run that is stopped keeps what it measured.
+            path.write_text(json.dumps({"model": str(args.model), "label": label, "threads": args.threads,
+                                        "arms": results}, indent=1), encoding="utf-8")
+    finally:
+        backend.close()
+    print(f"\nreview benchmark, {label}, {len(items)} functions (clean + one mutant each)")
+    print("| arm | recall (warning+, line ±1) | false alarms (warning+, clean) | recall, any severity | "
+          "false alarms, any severity | median s / review |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['arm']} | {r['recall']:.0%} | {r['false_alarm_rate']:.0%} | {r['recall_any_severity']:.0%} | "
+              f"{r['false_alarm_rate_any_severity']:.0%} | {r['median_seconds']:.2f} |")
+    print(f"\nwritten {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

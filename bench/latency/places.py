@@ -1,0 +1,181 @@
+"""Latency when the cursor moves: cold requests (the first after a move) and warm ones, apart.
+
+Three typing patterns over real standard-library files, the same engines as run.py:
+
+  move        type at a new place every K requests (K = --every, e.g. 5, 10, 20)
+  open        open a file, then type K requests at a place in it; next file
+  back-forth  two functions of one file, switching between them every K requests
+
+    python bench/latency/places.py --model MODEL.gguf --pattern move --every 10 \\
+        [--engines seekcode,naive,llama-server] [--runs 3] [--requests 60] [--threads 2]
+
+Each run replays the same requests to every engine in the same process; the table gives
+the median over runs of each figure (p50/p95 over cold requests, warm requests and all),
+the ratio against llama-server where it runs, and first-line match. JSON goes to
+bench/results/places-<pattern>-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run as latency  # noqa: E402  (bench/latency/run.py: arms, typing script, records)
+
+from lsp_server.settings import Settings  # noqa: E402
+
+PATTERNS = ("move", "open", "back-forth")
+OPEN_MODULES = ("textwrap", "shlex", "fnmatch", "calendar", "difflib", "argparse", "csv", "tokenize")
+
+
+def source_of(module: str) -> str:
+    return Path(inspect.getsourcefile(importlib.import_module(module))).read_text(encoding="utf-8")
+
+
+def place_scripts(source: str, count: int, chars: int) -> list[list[latency.TypingRequest]]:
+    """The typing requests at each of `count` places of `source`, one list a place."""
+    spans = latency.choose_places(source, count, chars)
+    scripts: list[list[latency.TypingRequest]] = [[] for _ in spans]
+    for request in latency.typing_requests(source, spans):
+        scripts[request.place].append(request)
+    return [script for script in scripts if script]
+
+
+def visits(scripts: list[list[latency.TypingRequest]], order: Iterator[int], every: int,
+           total: int) -> list[latency.TypingRequest]:
+    """`every` requests per visit, at the place `order` names; each place resumes where its typing stopped.
+
+    A request's `place` is the visit's number, so the first request of every visit counts as cold.
+    """
+    done = [0] * len(scripts)
+    out: list[latency.TypingRequest] = []
+    visit = 0
+    while len(out) < total:
+        place = next(order)
+        script = scripts[place]
+        if done[place] >= len(script):
+            continue
+        for request in script[done[place] : done[place] + every][: total - len(out)]:
+            out.append(latency.TypingRequest(visit, request.doc_text, request.cursor, request.expected_line))
+        done[place] += every
+        visit += 1
+        if all(count >= len(script) for count, script in zip(done, scripts)):
+            break
+    return out
+
+
+def requests_for(pattern: str, every: int, total: int, chars: int) -> list[latency.TypingRequest]:
+    if pattern == "move":
+        scripts = place_scripts(source_of("textwrap"), 12, chars)
+        return visits(scripts, (i % len(scripts) for i in range(10**6)), every, total)
+    if pattern == "back-forth":
+        scripts = place_scripts(source_of("textwrap"), 2, chars * 4)
+        return visits(scripts, (i % 2 for i in range(10**6)), every, total)
+    scripts = [place_scripts(source_of(module), 1, chars)[0] for module in OPEN_MODULES]
+    return visits(scripts, iter(range(len(scripts))), every, total)
+
+
+def summarize(records: list[latency.Record]) -> dict[str, float]:
+    cold = [record.latency_ms for record in records if record.first_at_place]
+    warm = [record.latency_ms for record in records if not record.first_at_place]
+    everything = [record.latency_ms for record in records]
+    judged = [record for record in records if record.first_line_match is not None]
+    return {
+        "cold_p50": latency.percentile(cold, 0.5), "cold_p95": latency.percentile(cold, 0.95),
+        "warm_p50": latency.percentile(warm, 0.5) if warm else 0.0,
+        "warm_p95": latency.percentile(warm, 0.95) if warm else 0.0,
+        "p50": latency.percentile(everything, 0.5), "p95": latency.percentile(everything, 0.95),
+        "cold_evaluated": statistics.fmean(r.evaluated_tokens for r in records if r.first_at_place),
+        "first_line": sum(bool(record.first_line_match) for record in judged) / len(judged) if judged else 0.0,
+        "requests": len(records), "cold_requests": len(cold),
+    }
+
+
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def print_table(pattern: str, every: int, medians: dict[str, dict[str, float]], runs: int) -> None:
+    print(f"\npattern {pattern}, a move every {every} requests, median of {runs} runs")
+    print("| engine | requests (cold) | cold p50 ms | cold p95 ms | warm p50 ms | warm p95 ms | p50 ms | p95 ms "
+          "| tokens evaluated / cold request | first line matches |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, row in medians.items():
+        print(f"| {name} | {row['requests']:.0f} ({row['cold_requests']:.0f}) | {row['cold_p50']:.0f} | "
+              f"{row['cold_p95']:.0f} | {row['warm_p50']:.0f} | {row['warm_p95']:.0f} | {row['p50']:.0f} | "
+              f"{row['p95']:.0f} | {row['cold_evaluated']:.0f} | {row['first_line']:.0%} |")
+    if "seekcode" in medians and "llama-server" in medians:
+        ours, theirs = medians["seekcode"], medians["llama-server"]
+        print(f"\nseekcode / llama-server: cold p50 {ours['cold_p50'] / theirs['cold_p50']:.2f} (target <= 0.25), "
+              f"p95 {ours['p95'] / theirs['p95']:.2f} (target <= 0.5)")
+
+
+def make_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any:
+    if name == "seekcode":
+        return latency.SeekcodeArm(args.model, settings)
+    if name == "naive":
+        return latency.NaiveArm(args.model, settings)
+    if name == "llama-server":
+        return latency.LlamaServerArm(args.llama_server, args.model, args.threads, args.ctx_size)
+    raise SystemExit(f"unknown engine {name!r}; choose from seekcode, naive, llama-server.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--pattern", choices=PATTERNS, default="move")
+    parser.add_argument("--every", type=int, default=10, help="requests between moves (K)")
+    parser.add_argument("--requests", type=int, default=60, help="requests per run")
+    parser.add_argument("--chars", type=int, default=150, help="characters typed per place")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ctx-size", type=int, default=4096)
+    parser.add_argument("--warm-places", type=int, default=Settings.warm_places)
+    parser.add_argument("--engines", default="seekcode,naive,llama-server")
+    parser.add_argument("--llama-server", type=Path, default=latency.DEFAULT_SERVER)
+    args = parser.parse_args(argv)
+    os.environ.setdefault(*latency.OPENMP_WAIT_POLICY)
+    names = [name.strip() for name in args.engines.split(",") if name.strip()]
+    if "llama-server" in names and not args.llama_server.is_file():
+        parser.error(f"{args.llama_server} is missing; build it (bench/latency/README.md) or drop it from --engines.")
+    settings = Settings(threads=args.threads, context_size=args.ctx_size, warm_places=args.warm_places)
+    requests = requests_for(args.pattern, args.every, args.requests, args.chars)
+    print(f"{len(requests)} requests, {sum(r.place != p.place for r, p in zip(requests[1:], requests))+1} visits")
+
+    from tqdm import tqdm
+
+    per_run: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for _ in range(args.runs):
+        arms = [make_arm(name, args, settings) for name in names]  # fresh caches every run
+        try:
+            with tqdm(total=len(requests), unit="req") as bar:
+                records = latency.run(arms, requests, lambda index: bar.update(1))
+        finally:
+            for arm in arms:
+                arm.close()
+        for name in names:
+            per_run[name].append(summarize(records[name]))
+    medians = {name: median_of(rows) for name, rows in per_run.items()}
+    print_table(args.pattern, args.every, medians, args.runs)
+    output = latency.RESULTS_DIR / f"places-{args.pattern}-{args.every}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({
+        "command": " ".join([sys.executable, *sys.argv]), "model": str(args.model), "pattern": args.pattern,
+        "every": args.every, "runs": per_run, "medians": medians, "load_average_after": os.getloadavg(),
+    }, indent=1), encoding="utf-8")
+    print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

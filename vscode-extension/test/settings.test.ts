@@ -1,0 +1,73 @@
+import * as assert from 'assert';
+import { enabledFor, objectReader, serverSettings } from '../src/settings';
+
+describe('serverSettings', () => {
+  it('maps every setting the server reads, nesting the dotted ones', () => {
+    const { settings, problems } = serverSettings(
+      objectReader({
+        model: '  ~/models/coder.gguf ',
+        threads: 2,
+        contextSize: 2048,
+        fimLayout: 'spm-tail',
+        maxTokens: 48,
+        enabled: true,
+        languages: { markdown: false, python: true },
+        'review.trigger': 'onDemand',
+        'tests.run': true,
+        'server.command': '/opt/seekcode-lsp',
+      }),
+    );
+    assert.deepStrictEqual(problems, []);
+    assert.deepStrictEqual(settings, {
+      model: '~/models/coder.gguf',
+      threads: 2,
+      contextSize: 2048,
+      fimLayout: 'spm-tail',
+      maxTokens: 48,
+      enabled: true,
+      languages: { markdown: false, python: true },
+      review: { trigger: 'onDemand' },
+      tests: { run: true },
+    });
+  });
+
+  it('reads nested objects the way VS Code returns a whole section', () => {
+    const { settings } = serverSettings(objectReader({ review: { trigger: 'off' }, tests: { run: false } }));
+    assert.deepStrictEqual(settings, { review: { trigger: 'off' }, tests: { run: false } });
+  });
+
+  it('leaves unset and empty values to the server defaults', () => {
+    const { settings, problems } = serverSettings(objectReader({ model: '', threads: null }));
+    assert.deepStrictEqual(settings, {});
+    assert.deepStrictEqual(problems, []);
+  });
+
+  it('drops impossible values with one sentence each, keeping the rest', () => {
+    const { settings, problems } = serverSettings(
+      objectReader({
+        threads: 0,
+        contextSize: 100.5,
+        fimLayout: 'middle-out',
+        'review.trigger': 'always',
+        languages: { python: 'yes', go: false },
+        maxTokens: 32,
+      }),
+    );
+    assert.deepStrictEqual(settings, { languages: { go: false }, maxTokens: 32 });
+    assert.strictEqual(problems.length, 5);
+    assert.ok(problems.some((p) => p.startsWith('seekcode.threads') && p.includes('at least 1')));
+    assert.ok(problems.some((p) => p.startsWith('seekcode.fimLayout') && p.includes('spm-tail')));
+    assert.ok(problems.some((p) => p.startsWith('seekcode.review.trigger') && p.includes('onSave')));
+    assert.ok(problems.some((p) => p.startsWith('seekcode.languages.python')));
+  });
+});
+
+describe('enabledFor', () => {
+  it('lets a language switch win over the global one', () => {
+    const settings = { enabled: false, languages: { python: true, markdown: false } };
+    assert.strictEqual(enabledFor(settings, 'python'), true);
+    assert.strictEqual(enabledFor(settings, 'go'), false);
+    assert.strictEqual(enabledFor({ languages: { markdown: false } }, 'markdown'), false);
+    assert.strictEqual(enabledFor({}, 'rust'), true);
+  });
+});
