@@ -5,7 +5,7 @@
 
 1. Typing storm: `--rate` pairs per second of didChange (one character typed) followed by
    inlineCompletion at the new cursor, for `--seconds`, with a `seekcode.review` of the
-   file every 5 s. Reports completion latency (p50/p95 of every answer, and of answers
+   file and a `seekcode.generateDocstring` for its first function every 5 s. Reports completion latency (p50/p95 of every answer, and of answers
    that carried a suggestion), how many answers were superseded (empty or cancelled),
    the worker queue length sampled every 0.5 s (seekcode/debug/state), and the server's
    RSS before and after.
@@ -101,6 +101,7 @@ def typing_storm(client: TimedClient, rate: float, seconds: float, review_every:
     sampler.start()
     sent: dict[int, float] = {}
     reviews: dict[int, float] = {}
+    docstrings: dict[int, float] = {}
     version, typed_index = 1, 0
     started = time.monotonic()
     next_review = started + review_every
@@ -123,9 +124,14 @@ def typing_storm(client: TimedClient, rate: float, seconds: float, review_every:
             review_id = client.request_async("workspace/executeCommand",
                                              {"command": "seekcode.review", "arguments": [{"uri": URI}]})
             reviews[review_id] = time.monotonic()
+            docstring_id = client.request_async("workspace/executeCommand", {
+                "command": "seekcode.generateDocstring",
+                "arguments": [{"uri": URI, "position": {"line": 3, "character": 5}}]})
+            docstrings[docstring_id] = time.monotonic()
     send_seconds = time.monotonic() - started
     answers = {request_id: client.response(request_id, timeout=120) for request_id in sent}
     review_answers = {request_id: client.response(request_id, timeout=300) for request_id in reviews}
+    docstring_answers = {request_id: client.response(request_id, timeout=300) for request_id in docstrings}
     stop.set()
     sampler.join()
     latencies = {request_id: (client.arrived[request_id] - at) * 1000 for request_id, at in sent.items()}
@@ -149,6 +155,8 @@ def typing_storm(client: TimedClient, rate: float, seconds: float, review_every:
         "review_ms": [round((client.arrived[i] - at) * 1000) for i, at in reviews.items()],
         "review_errors": sum(1 for answer in review_answers.values() if "error" in answer),
         "review_results": [answer.get("result") for answer in review_answers.values()],
+        "docstring_ms": [round((client.arrived[i] - at) * 1000) for i, at in docstrings.items()],
+        "docstring_results": [answer.get("result", answer.get("error")) for answer in docstring_answers.values()],
         "rss_mb_every_10s": [round(rss) for at, rss in rss_samples if int((at - started) * 2) % 20 == 0],
         "queue_max": max(queue_samples or [0]),
         "queue_samples": len(queue_samples),
