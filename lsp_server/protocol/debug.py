@@ -7,8 +7,9 @@ change nothing:
 - `seekcode/debug/documentText` `{"uri"}` -> `{"text", "version"}` of the server's copy
   of an open document, or `null` when it is not open (the fuzzer compares it with a
   reference model of the edits it sent).
-- `seekcode/debug/state` `{}` -> `{"queued", "documents", "model"}`: jobs waiting on the
-  worker, open documents, model state (the load bench checks the queue stays bounded).
+- `seekcode/debug/state` `{}` -> `{"queued", "documents", "model", "pending_messages"}`: jobs
+  waiting on the worker, open documents, model state, messages pygls still tracks (the load
+  bench checks the queue stays bounded; a test checks handled notifications are forgotten).
 """
 
 from __future__ import annotations
@@ -39,4 +40,5 @@ def register_debug_requests(server: Any) -> None:
             "queued": ls.runtime.scheduler.queued,
             "documents": len(ls.documents),
             "model": ls.runtime.state.value,
+            "pending_messages": len(ls.protocol._request_futures),
         }

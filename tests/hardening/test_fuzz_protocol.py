@@ -357,3 +357,15 @@ def test_undecodable_bodies_get_a_parse_error_and_serving_goes_on(modelless, bod
     assert "result" in answer
     assert modelless.response_counts["null"] == before + 1
     assert modelless.answers["null"]["error"]["code"] == PARSE_ERROR
+
+
+def test_handled_notifications_are_forgotten(modelless):
+    """pygls kept a future per notification forever (the load bench's RSS climbed 2 MB per 1,000 keystrokes)."""
+    uri = "file:///fuzz/forgotten.py"
+    before = modelless.call("seekcode/debug/state", {}, new_id())["result"]["pending_messages"]  # earlier tests' junk
+    modelless.open(uri, "x = 1\n")
+    for version in range(2, 2002):
+        modelless.change(uri, version, [{"range": {"start": {"line": 0, "character": 5},
+                                                   "end": {"line": 0, "character": 5}}, "text": "0"}])
+    answer = modelless.call("seekcode/debug/state", {}, new_id())
+    assert answer["result"]["pending_messages"] <= before  # 2,001 notifications later, nothing more kept
