@@ -11,7 +11,7 @@ cursor leaves is parked in one (its cells shared, not copied), and a prompt that
 more with a parked place than with the active one brings that place back, so jumping back
 to where the user just was evaluates only what changed there.
 
-Prompt evaluation runs in chunks sized to take about 0.1 s (at most `batch_size`) and generation one token at a
+Prompt evaluation runs in chunks sized to take about 0.5 s (64 tokens to `batch_size`) and generation one token at a
 time, checking the abort event in between, so a superseded request stops within one
 chunk. Whatever was evaluated before an abort stays in the cache and is reused next time.
 """
@@ -57,10 +57,11 @@ SCORING_BATCH = 64  # tokens per forward pass when every position's logits are r
 # The variable is read when libgomp loads, i.e. at the first `import llama_cpp`.
 OPENMP_WAIT_POLICY = ("OMP_WAIT_POLICY", "PASSIVE")
 
-# Prompt evaluation checks for an abort about this often (bench/prompt_chunks.py: on the 0.5B
-# model, chunks of 16-64 tokens cost no more than whole 256-token batches on this CPU).
-ABORT_CHECK_SECONDS = 0.1
-MIN_EVAL_CHUNK = 16
+# Prompt evaluation checks for an abort about this often. Smaller chunks cost throughput
+# (bench/prompt_chunks.py, 0.5B model on 2 quiet cores: 16/32/64/128-token chunks take
+# 2.22/1.57/1.24/1.08 x the time of 256-token batches), so chunks stay at 64 tokens or more.
+ABORT_CHECK_SECONDS = 0.5
+MIN_EVAL_CHUNK = 64
 # Warm places multiply the KV cache; they are kept only while the extra memory stays under this.
 WARM_PLACES_KV_BUDGET = 256 * 2**20
 # A prompt that keeps all but this many of the cached tokens is the same place, typed further.

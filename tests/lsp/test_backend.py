@@ -181,8 +181,8 @@ class AbortAfterChecks(threading.Event):
 def test_abort_takes_effect_during_prompt_evaluation(tiny_gguf):
     backend = LocalBackend(tiny_gguf, BackendOptions(context_size=512, threads=2, batch_size=256))
     try:
-        prompt = prompt_of(backend, "values = [\n" + "".join(f"    {i},\n" for i in range(60)))
-        assert len(prompt) > 200
+        prompt = prompt_of(backend, "values = [\n" + "".join(f"    {i},\n" for i in range(90)))
+        assert 330 < len(prompt) <= 500
         generation = backend.generate(prompt, max_tokens=4, abort=AbortAfterChecks(2))
         assert generation.stop_reason is StopReason.ABORTED
         # two chunks went through before the abort was seen, not the whole 256-token batch
@@ -197,9 +197,12 @@ def test_abort_takes_effect_during_prompt_evaluation(tiny_gguf):
 def test_prompt_chunks_follow_the_measured_speed(tiny_gguf):
     backend = LocalBackend(tiny_gguf, BackendOptions(context_size=512, threads=2, batch_size=256))
     try:
-        assert backend._eval_chunk_tokens() == 16  # nothing measured yet: a small first chunk
-        backend._record_eval_speed(tokens=16, seconds=0.16)  # 10 ms a token, like a 0.5B model on 2 busy cores
-        assert backend._eval_chunk_tokens() == 16
+        assert backend._eval_chunk_tokens() == 64  # nothing measured yet: a small first chunk
+        backend._record_eval_speed(tokens=64, seconds=1.28)  # 20 ms a token, like a 0.5B model on 2 busy cores
+        assert backend._eval_chunk_tokens() == 64  # never below 64: smaller chunks cost throughput
+        for _ in range(20):
+            backend._record_eval_speed(tokens=64, seconds=0.32)  # 5 ms a token
+        assert 95 <= backend._eval_chunk_tokens() <= 100  # about 0.5 s a chunk
         for _ in range(20):
             backend._record_eval_speed(tokens=256, seconds=0.0256)  # 0.1 ms a token
         assert backend._eval_chunk_tokens() == 256  # never more than a batch
