@@ -115,16 +115,22 @@ def check_gguf_file(path: Path) -> None:
         )
 
 
-def training_context_length(path: Path) -> int | None:
-    """`<architecture>.context_length` from the GGUF header, or None if it is not there."""
+def architecture_metadata(path: Path, names: Sequence[str]) -> dict[str, object]:
+    """`<architecture>.<name>` values from the GGUF header, keyed by `name` ({} if unreadable)."""
     try:
         architecture = read_metadata(path, {"general.architecture"}).get("general.architecture")
         if not isinstance(architecture, str):
-            return None
-        value = read_metadata(path, {f"{architecture}.context_length"}).get(f"{architecture}.context_length")
+            return {}
+        values = read_metadata(path, {f"{architecture}.{name}" for name in names})
     except (GgufHeaderError, OSError) as error:
-        logger.info("no context length in %s: %s", path, error)
-        return None
+        logger.info("no architecture metadata in %s: %s", path, error)
+        return {}
+    return {name: values[f"{architecture}.{name}"] for name in names if f"{architecture}.{name}" in values}
+
+
+def training_context_length(path: Path) -> int | None:
+    """`<architecture>.context_length` from the GGUF header, or None if it is not there."""
+    value = architecture_metadata(path, ["context_length"]).get("context_length")
     return int(value) if isinstance(value, int) and value > 0 else None
 
 
@@ -632,21 +638,15 @@ def affordable_warm_places(model_path: Path, options: BackendOptions) -> int:
 
 def kv_bytes_per_token(model_path: Path) -> int | None:
     """f16 keys and values of every layer for one token, from the GGUF header (None if unknown)."""
-    try:
-        architecture = read_metadata(model_path, {"general.architecture"}).get("general.architecture")
-        keys = {f"{architecture}.{name}" for name in (
-            "block_count", "embedding_length", "attention.head_count", "attention.head_count_kv",
-            "attention.key_length", "attention.value_length")}
-        values = read_metadata(model_path, keys)
-    except (GgufHeaderError, OSError):
-        return None
-    get = lambda name: values.get(f"{architecture}.{name}")  # noqa: E731
-    layers, width, heads = get("block_count"), get("embedding_length"), get("attention.head_count")
+    values = architecture_metadata(model_path, [
+        "block_count", "embedding_length", "attention.head_count", "attention.head_count_kv",
+        "attention.key_length", "attention.value_length"])
+    layers, width, heads = (values.get(name) for name in ("block_count", "embedding_length", "attention.head_count"))
     if not all(isinstance(value, int) and value > 0 for value in (layers, width, heads)):
         return None
-    kv_heads = get("attention.head_count_kv") or heads
-    key_length = get("attention.key_length") or width // heads
-    value_length = get("attention.value_length") or width // heads
+    kv_heads = values.get("attention.head_count_kv") or heads
+    key_length = values.get("attention.key_length") or width // heads
+    value_length = values.get("attention.value_length") or width // heads
     return 2 * layers * kv_heads * (key_length + value_length)
 
 
