@@ -91,22 +91,20 @@ class _Progress:
 
 
 def load_backend(settings: Settings):
-    """(backend, choice) or a one-line error on stderr and None."""
+    """(backend, choice) or a one-line error on stderr and None: the server at `--url`, else
+    the local GGUF."""
     from lsp_server.backend.base import ModelLoadError
-    from lsp_server.backend.local import LocalBackend
     from lsp_server.cli import CliError
-    from lsp_server.features.runtime import backend_options
-    from lsp_server.settings import resolve_model
+    from lsp_server.features.runtime import open_backend
 
-    choice = resolve_model(settings)
-    if choice.path is None:
-        raise CliError("no model is configured; pass --model FILE.gguf or set SEEKCODE_MODEL.")
     try:
-        return LocalBackend(choice.path, backend_options(settings)), choice
+        return open_backend(settings)
+    except LookupError:
+        raise CliError("no model is configured; pass --model FILE.gguf or set SEEKCODE_MODEL.") from None
     except ModelLoadError as error:
         logger.info("model load failed: %s", error.reason)
         print(f"seekcode-lsp: {error}", file=sys.stderr)
-        return None, choice
+        return None, None
 
 
 def emit(file_edits, root: Path, apply: bool) -> int:
@@ -126,6 +124,7 @@ def emit(file_edits, root: Path, apply: bool) -> int:
 
 
 def run_docstring(args: argparse.Namespace, settings: Settings) -> int:
+    from lsp_server.backend.base import BackendError
     from lsp_server.features.docstring import DocstringError, docstring_for_file
     from lsp_server.features.runtime import engine_layout
     from lsp_server.features.writers import writer_for
@@ -147,7 +146,7 @@ def run_docstring(args: argparse.Namespace, settings: Settings) -> int:
         file_edit, _ = docstring_for_file(
             path, text, offset, language, writer, style=args.style, replace=args.replace, on_hole=progress
         )
-    except DocstringError as error:
+    except (DocstringError, BackendError) as error:
         print(f"seekcode-lsp: {error}", file=sys.stderr)
         return 1
     finally:
@@ -157,6 +156,7 @@ def run_docstring(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_tests(args: argparse.Namespace, settings: Settings) -> int:
+    from lsp_server.backend.base import BackendError
     from lsp_server.features.runtime import engine_layout
     from lsp_server.features.test_writers import test_writer_for
     from lsp_server.features.tests import TestsError, generate_tests, plan_tests, run_and_filter
@@ -174,7 +174,7 @@ def run_tests(args: argparse.Namespace, settings: Settings) -> int:
     try:
         writer = test_writer_for(backend, layout=engine_layout(settings, choice), settings=settings)
         result = generate_tests(plan, writer)
-    except TestsError as error:
+    except (TestsError, BackendError) as error:
         print(f"seekcode-lsp: {error}", file=sys.stderr)
         return 1
     finally:

@@ -66,15 +66,13 @@ def read_text(path: Path) -> str:
 
 
 def run_review(args: argparse.Namespace, settings) -> int:
-    from lsp_server.backend.base import ModelLoadError
-    from lsp_server.backend.local import LocalBackend
+    from lsp_server.backend.base import BackendError, ModelLoadError
     from lsp_server.cli import LANGUAGE_BY_SUFFIX
     from lsp_server.engine.gitdiff import GitDiffError, changed_lines
     from lsp_server.features.review import ReviewRequest, at_or_above, review_all
-    from lsp_server.features.review_model import LocalReviewModel
-    from lsp_server.features.runtime import backend_options
+    from lsp_server.features.review_model import review_model_for
+    from lsp_server.features.runtime import open_backend
     from lsp_server.features.sarif import FileReview, artifact_uri
-    from lsp_server.settings import resolve_model
 
     try:
         files = source_files(args.paths)
@@ -83,17 +81,16 @@ def run_review(args: argparse.Namespace, settings) -> int:
     except (ReviewUsageError, GitDiffError) as error:
         print(f"seekcode-lsp: {error}", file=sys.stderr)
         return 2
-    choice = resolve_model(settings)
-    if choice.path is None:
+    try:
+        backend, _ = open_backend(settings)
+    except LookupError:
         print("seekcode-lsp: no model is configured; pass --model FILE.gguf or set SEEKCODE_MODEL.", file=sys.stderr)
         return 2
-    try:
-        backend = LocalBackend(choice.path, backend_options(settings))
     except ModelLoadError as error:
         logger.info("model load failed: %s", error.reason)
         print(f"seekcode-lsp: {error}", file=sys.stderr)
         return 2
-    model = LocalReviewModel(backend)
+    model = review_model_for(backend)
     reviews: list[FileReview] = []
     notes: set[str] = set()
     try:
@@ -107,6 +104,10 @@ def run_review(args: argparse.Namespace, settings) -> int:
             result = review_all(request, model)
             notes.update(result.notes)
             reviews.append(FileReview(artifact_uri(path, Path.cwd()), text, result.findings, path=str(path)))
+    except BackendError as error:
+        logger.info("remote review failed: %s", error.reason)
+        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        return 2
     finally:
         backend.close()
     for note in sorted(notes):

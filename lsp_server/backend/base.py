@@ -116,4 +116,29 @@ class Backend(Protocol):
         heal_text: str = "",
     ) -> Generation: ...
 
+    # True when `chat` can prompt the model as a conversation: a GGUF chat template
+    # (local, llama-server's /props) or an OpenAI-compatible chat API. False for a base
+    # model, which the features prompt by FIM through `generate` instead.
+    can_chat: bool
+
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        max_tokens: int,
+        grammar: str | None = None,
+        json_schema: Mapping[str, object] | None = None,
+        answer_prefix: str = "",
+        temperature: float = 0.0,
+        abort: threading.Event | None = None,
+        on_text: Callable[[str], bool] | None = None,
+    ) -> Generation:
+        """The assistant's answer to `messages`, continuing after `answer_prefix` (a pre-filled
+        start of the answer, not part of the result). `grammar` (GBNF) constrains the whole
+        answer after the prefix; `json_schema` is the same constraint as JSON Schema, for
+        servers that take no grammar (a backend uses one of the two). Raises
+        `chat.ChatTemplateError` when the model cannot chat, `BackendError` when a remote
+        call fails."""
+        ...
+
     def close(self) -> None: ...

@@ -65,9 +65,10 @@ _OPENAI_STOPS = {"stop": StopReason.END_OF_GENERATION, "eos": StopReason.END_OF_
 
 
 def native_completion_body(
-    prompt_tokens: Sequence[int], max_tokens: int, temperature: float, top_k: int, top_p: float
+    prompt_tokens: Sequence[int], max_tokens: int, temperature: float, top_k: int, top_p: float,
+    grammar: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "prompt": list(prompt_tokens),
         "n_predict": max_tokens,
         "temperature": temperature,
@@ -79,6 +80,9 @@ def native_completion_body(
         "timings_per_token": True,
         "return_progress": True,  # events while a long prompt is evaluated: silence means trouble
     }
+    if grammar is not None:
+        body["grammar"] = grammar
+    return body
 
 
 def native_infill_body(
@@ -126,7 +130,8 @@ def native_piece(event: Mapping[str, Any]) -> StreamPiece:
 
 
 def openai_completion_body(
-    model: str, prompt: str, max_tokens: int, temperature: float, top_p: float, stop: Sequence[str]
+    model: str, prompt: str, max_tokens: int, temperature: float, top_p: float, stop: Sequence[str],
+    grammar: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": model,
@@ -142,19 +147,38 @@ def openai_completion_body(
     }
     if stop:
         body["stop"] = list(stop)[:4]  # OpenAI's own limit; other servers stop at EOS anyway
+    if grammar is not None:
+        body["grammar"] = grammar
     return body
 
 
 def openai_chat_body(
-    model: str, messages: Sequence[Mapping[str, str]], max_tokens: int, temperature: float
+    model: str, messages: Sequence[Mapping[str, str]], max_tokens: int, temperature: float,
+    grammar: str | None = None, json_schema: Mapping[str, Any] | None = None, answer_prefix: str = "",
 ) -> dict[str, Any]:
-    return {
+    """A chat request. `grammar` (GBNF) goes to llama.cpp servers, which take it as is;
+    `json_schema` becomes `response_format` for the others. Without a grammar to force it,
+    `answer_prefix` is sent as the start of the assistant's turn (`continue_final_message`,
+    vLLM's way to pre-fill an answer)."""
+    body: dict[str, Any] = {
         "model": model,
         "messages": [dict(message) for message in messages],
         "max_tokens": max_tokens,
         "temperature": temperature,
         "stream": True,
+        "repeat_penalty": 1.0,  # as for completions: llama.cpp servers default to 1.1
     }
+    if grammar is not None:
+        body["grammar"] = grammar
+    elif json_schema is not None:
+        body["response_format"] = {
+            "type": "json_schema", "json_schema": {"name": "answer", "schema": dict(json_schema), "strict": True},
+        }
+    if answer_prefix and grammar is None:
+        body["messages"].append({"role": "assistant", "content": answer_prefix})
+        body["continue_final_message"] = True
+        body["add_generation_prompt"] = False
+    return body
 
 
 def openai_piece(event: Mapping[str, Any], chat: bool = False) -> StreamPiece:
@@ -176,6 +200,18 @@ def openai_piece(event: Mapping[str, Any], chat: bool = False) -> StreamPiece:
     if finish:
         piece.stop = _OPENAI_STOPS.get(str(finish), StopReason.END_OF_GENERATION)
     return piece
+
+
+# `owned_by` in GET /models of the servers known to take a GBNF `grammar` field: llama-server's
+# /v1 and llama-cpp-python's server (which answers "me"; read in llama_cpp/server/app.py).
+GRAMMAR_OWNERS = ("llamacpp", "me")
+
+
+def takes_grammar(reply: Any) -> bool:
+    entries = reply.get("data") if isinstance(reply, Mapping) else None
+    if not isinstance(entries, list) or not entries or not isinstance(entries[0], Mapping):
+        return False
+    return entries[0].get("owned_by") in GRAMMAR_OWNERS
 
 
 def model_ids(reply: Any) -> list[str]:

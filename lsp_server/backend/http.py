@@ -2,7 +2,7 @@
 
     backend = HttpBackend(HttpOptions(url="http://gpu-box:8080", api_key=...))
     backend.generate(prompt_tokens, max_tokens=64, stop_ids=..., abort=..., on_text=...)
-    backend.chat([{"role": "user", "content": "..."}], max_tokens=256)
+    backend.chat([{"role": "user", "content": "..."}], max_tokens=256, grammar=..., answer_prefix=...)
 
 Only the forward passes move: prompts, context, cache and post-processing stay in the
 engine, which sees the same `Backend` interface as the in-process `LocalBackend`.
@@ -53,6 +53,7 @@ from lsp_server.backend.dialects import (
     openai_chat_body,
     openai_completion_body,
     openai_piece,
+    takes_grammar,
 )
 from lsp_server.backend.text_vocab import TextVocabulary
 from lsp_server.backend.transport import Endpoint, HttpClient
@@ -113,6 +114,9 @@ class HttpBackend:
         self.family_name: str | None = None
         self.vocab: TextVocabulary | None = None
         self.context_size = options.context_size
+        self._chat_template: str | None = None  # llama-server's /props: the GGUF's template
+        self._special_texts: dict[str, str] = {}
+        self.takes_grammar = self.dialect is Dialect.LLAMA_SERVER
         try:
             if self.dialect is Dialect.LLAMA_SERVER:
                 self._probe_llama_server()
@@ -140,6 +144,11 @@ class HttpBackend:
         if isinstance(props, Mapping):
             self.model_name = self.model_name or str(props.get("model_alias") or props.get("model_path") or "") or None
             self._metadata.update(self._special_token_metadata(props))
+            template = props.get("chat_template")
+            self._chat_template = template if isinstance(template, str) and template.strip() else None
+            self._special_texts = {
+                name: str(props.get(f"{name}_token") or "") for name in ("bos", "eos")
+            }
         if not detect_family(self.token_id, self._metadata).has_fim:
             self.serves_infill = self._infill_works()
 
@@ -184,6 +193,7 @@ class HttpBackend:
         if family == "auto":
             family = family_from_model_name(self.model_name) or "plain"
         self.family_name = family
+        self.takes_grammar = takes_grammar(reply)
         self.vocab = TextVocabulary(() if family == "plain" else family_token_texts(family))
         logger.info("OpenAI-compatible server %s: model %s, family %s", self.endpoint.display, self.model_name, family)
 
@@ -193,21 +203,23 @@ class HttpBackend:
     def metadata(self) -> dict[str, str]:
         return dict(self._metadata)
 
-    def tokenize(self, text: str) -> list[int]:
-        """Tokens of plain text (special spellings stay text), remembered per text."""
+    def tokenize(self, text: str, special: bool = False) -> list[int]:
+        """Tokens of plain text (special spellings stay text unless `special`: a rendered chat
+        template), remembered per text."""
         if not text:
             return []
         if self.vocab is not None:
             return self.vocab.tokenize(text)
-        cached = self._tokenize_memo.get(text)
+        key = ("\x00special\x00" if special else "") + text
+        cached = self._tokenize_memo.get(key)
         if cached is not None:
-            self._tokenize_memo.move_to_end(text)
+            self._tokenize_memo.move_to_end(key)
             return list(cached)
         reply = self.client.post_json(
-            "/tokenize", {"content": text, "add_special": False, "parse_special": False}, retry=True
+            "/tokenize", {"content": text, "add_special": False, "parse_special": special}, retry=True
         )
         tokens = self._token_list(reply, "/tokenize")
-        self._tokenize_memo[text] = tokens
+        self._tokenize_memo[key] = tokens
         if len(self._tokenize_memo) > TOKENIZE_MEMO_SIZE:
             self._tokenize_memo.popitem(last=False)
         return list(tokens)
@@ -245,6 +257,21 @@ class HttpBackend:
             self._piece_cache[token_id] = piece
         return piece
 
+    @property
+    def chat_template(self) -> str | None:
+        """The model's chat template as llama-server reports it (None on OpenAI-compatible servers,
+        which apply their own)."""
+        return self._chat_template
+
+    def special_text(self, which: str) -> str:
+        return self._special_texts.get(which, "")
+
+    @property
+    def can_chat(self) -> bool:
+        """llama-server: when the GGUF has a chat template (a base model is prompted by FIM);
+        an OpenAI-compatible server: always (its chat API is what the dialect is)."""
+        return self.dialect is Dialect.OPENAI or self._chat_template is not None
+
     def piece_index(self) -> object:
         raise NotImplementedError("token healing needs the local backend; the HTTP backend does not heal.")
 
@@ -272,8 +299,10 @@ class HttpBackend:
         abort: threading.Event | None = None,
         on_text: Callable[[str], bool] | None = None,
         heal_text: str = "",
+        grammar: str | None = None,
     ) -> Generation:
-        """Continue `prompt_tokens` on the server, streaming text to `on_text` (see LocalBackend)."""
+        """Continue `prompt_tokens` on the server, streaming text to `on_text` (see LocalBackend).
+        `grammar` (GBNF) is sent to servers that take one and ignored by others."""
         if heal_text:
             raise ValueError("the HTTP backend cannot heal tokens; build the engine with token_healing=False.")
         abort = abort or threading.Event()
@@ -290,13 +319,14 @@ class HttpBackend:
         stop_set = {int(token) for token in stop_ids}
         if self.vocab is None:
             path = "/completion"
-            body = native_completion_body(prompt, max_tokens, temperature, top_k, top_p)
+            body = native_completion_body(prompt, max_tokens, temperature, top_k, top_p, grammar)
             parse: Callable[[Mapping[str, Any]], StreamPiece] = native_piece
         else:
             path = "/completions"
             stop_texts = [self.vocab.detokenize([token]) for token in sorted(stop_set)]
             body = openai_completion_body(
-                self.model_name or "", self.vocab.detokenize(prompt), max_tokens, temperature, top_p, stop_texts
+                self.model_name or "", self.vocab.detokenize(prompt), max_tokens, temperature, top_p, stop_texts,
+                grammar if self.takes_grammar else None,
             )
             parse = openai_piece
         stats = GenerationStats(prompt_tokens=len(prompt), evaluated_tokens=len(prompt))
@@ -326,17 +356,59 @@ class HttpBackend:
         messages: Sequence[Mapping[str, str]],
         *,
         max_tokens: int,
+        grammar: str | None = None,
+        json_schema: Mapping[str, object] | None = None,
+        answer_prefix: str = "",
         temperature: float = 0.0,
         abort: threading.Event | None = None,
         on_text: Callable[[str], bool] | None = None,
     ) -> Generation:
-        """A chat completion (docstrings, tests, review): the server applies the model's template."""
+        """The assistant's answer (see `Backend.chat`).
+
+        llama-server: the GGUF's template from /props is rendered here, as in-process, and
+        the tokens go to /completion with the grammar: the same prompt, the same answer and
+        the slot's KV cache. OpenAI-compatible: /chat/completions; the server applies the
+        template, and a pre-filled answer is forced through the grammar where the server
+        takes one (llama.cpp servers), else sent as the assistant's unfinished turn."""
         abort = abort or threading.Event()
-        path = "/v1/chat/completions" if self.dialect is Dialect.LLAMA_SERVER else "/chat/completions"
-        body = openai_chat_body(self.model_name or "", messages, max_tokens, temperature)
-        return self._run_stream(
-            path, body, lambda event: openai_piece(event, chat=True), GenerationStats(), max_tokens, set(), abort, on_text
+        if self.dialect is Dialect.LLAMA_SERVER:
+            from lsp_server.engine.chat import chat_prompt
+
+            tokens = chat_prompt(self, messages, answer_prefix)
+            return self.generate(tokens, max_tokens=max_tokens, temperature=temperature, abort=abort,
+                                 on_text=on_text, grammar=grammar)
+        return self._openai_chat(messages, max_tokens, grammar, json_schema, answer_prefix, temperature, abort, on_text)
+
+    def _openai_chat(self, messages, max_tokens, grammar, json_schema, answer_prefix, temperature, abort, on_text):
+        from lsp_server.engine.chat import prefixed_grammar
+
+        forced = None
+        if self.takes_grammar and (grammar is not None or answer_prefix):
+            forced = prefixed_grammar(grammar, answer_prefix) if answer_prefix else grammar
+        body = openai_chat_body(
+            self.model_name or "", messages, max_tokens + len(answer_prefix) if forced else max_tokens,
+            temperature, grammar=forced, json_schema=None if forced else json_schema, answer_prefix=answer_prefix,
         )
+        # With a forced prefix the server writes it first (room: at most a token per character);
+        # its text is held back from `on_text`.
+        prefix_left = len(answer_prefix) if forced else 0
+
+        def feed(piece: str) -> bool:
+            nonlocal prefix_left
+            if prefix_left:
+                skipped = min(prefix_left, len(piece))
+                prefix_left -= skipped
+                piece = piece[skipped:]
+            return bool(piece) and on_text is not None and on_text(piece)
+
+        generation = self._run_stream(
+            "/chat/completions", body, lambda event: openai_piece(event, chat=True), GenerationStats(),
+            body["max_tokens"], set(), abort, feed,
+        )
+        if forced and answer_prefix:
+            text = generation.text
+            generation.text = text[len(answer_prefix):] if text.startswith(answer_prefix) else text
+        return generation
 
     def _run_stream(
         self,

@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,6 +192,31 @@ class LocalBackend:
         """The GGUF's Jinja chat template (`tokenizer.chat_template`), None for base models."""
         template = self._llama.metadata.get("tokenizer.chat_template")
         return template or None
+
+    @property
+    def can_chat(self) -> bool:
+        return self.chat_template is not None
+
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        max_tokens: int,
+        grammar: str | None = None,
+        json_schema: Mapping[str, object] | None = None,
+        answer_prefix: str = "",
+        temperature: float = 0.0,
+        abort: threading.Event | None = None,
+        on_text: Callable[[str], bool] | None = None,
+    ) -> Generation:
+        """The answer to `messages` through the GGUF's chat template (see `Backend.chat`); the
+        grammar is llama.cpp's own, so `json_schema` is not needed here."""
+        from lsp_server.engine.chat import chat_prompt
+
+        tokens = chat_prompt(self, messages, answer_prefix)
+        return self.generate(
+            tokens, max_tokens=max_tokens, temperature=temperature, abort=abort, on_text=on_text, grammar=grammar
+        )
 
     def special_text(self, which: str) -> str:
         """The spelling of the "bos" or "eos" token, for chat templates ("" if none)."""

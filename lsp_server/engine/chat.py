@@ -5,17 +5,20 @@
     grammar_literal(text) -> str           # a GBNF string literal
     one_line_grammar(max_chars=...) -> str # one line of plain text, then a newline
     generate_constrained(backend, messages, grammar, max_tokens, answer_prefix="", abort=None) -> Generation
+    prefixed_grammar(grammar, prefix) -> str  # answers that start with `prefix`, then follow `grammar`
 
 The template is the Jinja text stored in the GGUF (`tokenizer.chat_template`), rendered
 in a sandbox the way llama.cpp's and Hugging Face's chat code do. `answer_prefix` is text
 the assistant's turn starts with (a pre-filled answer the model continues). No
-llama_cpp import here: `backend` is anything with `chat_template`, `special_text(kind)`,
-`tokenize(text, special=...)` and `generate(...)` (backend/local.py's LocalBackend).
+llama_cpp import here: `chat_prompt`'s backend is anything with `chat_template`,
+`special_text(kind)` and `tokenize(text, special=...)` (LocalBackend; HttpBackend on
+llama-server, whose /props gives the template); `generate_constrained`'s has `chat`.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -93,6 +96,36 @@ def one_line_grammar(min_chars: int = 1, max_chars: int = 160, forbidden: str = 
     ) if min_chars > 0 else f"root ::= {char}{{0,{max_chars}}} \"\\n\"\n"
 
 
+_QUOTED_OR_CLASS = re.compile(r'"(?:[^"\\]|\\.)*"|\[(?:[^\]\\]|\\.)*\]')
+_ROOT_NAME = re.compile(r"(?<![\w-])root(?![\w-])")
+ANSWER_RULE = "answer-after-prefix"
+
+
+def prefixed_grammar(grammar: str | None, prefix: str) -> str:
+    """A grammar for answers that spell `prefix` first, then follow `grammar` (any text if None).
+
+    A chat API has no way to pre-fill the assistant's answer; a server that takes a
+    grammar can be made to write the prefix itself, so the answer continues after it."""
+    if grammar is None:
+        grammar = "root ::= [^\\x00]*\n"
+    # `root` becomes an ordinary rule (outside literals and character classes only).
+    renamed = "".join(
+        _ROOT_NAME.sub(ANSWER_RULE, part) if index % 2 == 0 else part
+        for index, part in enumerate(_split_literals(grammar))
+    )
+    head = f"root ::= {grammar_literal(prefix)} {ANSWER_RULE}\n" if prefix else f"root ::= {ANSWER_RULE}\n"
+    return head + renamed
+
+
+def _split_literals(grammar: str) -> list[str]:
+    """Alternating [text, literal, text, literal, ...] pieces of a grammar."""
+    pieces, position = [], 0
+    for match in _QUOTED_OR_CLASS.finditer(grammar):
+        pieces += [grammar[position : match.start()], match.group()]
+        position = match.end()
+    return pieces + [grammar[position:]]
+
+
 def generate_constrained(
     backend: Any,
     messages: Sequence[Message],
@@ -102,6 +135,7 @@ def generate_constrained(
     answer_prefix: str = "",
     abort: threading.Event | None = None,
 ):
-    """Greedy generation of the assistant's answer, every token allowed by `grammar`."""
-    tokens = chat_prompt(backend, messages, answer_prefix)
-    return backend.generate(tokens, max_tokens=max_tokens, temperature=0.0, abort=abort, grammar=grammar)
+    """Greedy generation of the assistant's answer, every token allowed by `grammar`
+    (through `backend.chat`: the local template, or a remote server's chat)."""
+    return backend.chat(messages, max_tokens=max_tokens, grammar=grammar, answer_prefix=answer_prefix,
+                        temperature=0.0, abort=abort)

@@ -98,7 +98,9 @@ class ReviewResult:
 
 
 class ReviewModel(Protocol):
-    """What a review needs from a model (LocalReviewModel; scripted fakes in tests)."""
+    """What a review needs from a model (LocalReviewModel, RemoteReviewModel; scripted fakes in tests).
+
+    A model may say why it has no surprise signal in `surprise_unavailable` (a note, once)."""
 
     def surprise_scorer(self) -> SurpriseScorer | None: ...
 
@@ -123,7 +125,10 @@ def review(
         return result
 
     surprising: list[LineSurprise] = []
-    if request.signals in ("surprise", "both"):
+    unavailable = getattr(model, "surprise_unavailable", None)
+    if request.signals in ("surprise", "both") and unavailable:
+        result.notes.append(unavailable)  # e.g. a remote server: the written review only
+    elif request.signals in ("surprise", "both"):
         started = time.perf_counter()
         surprising = _surprising_lines(request, model, lines, first, last, options, abort)
         result.surprise_ms = (time.perf_counter() - started) * 1000

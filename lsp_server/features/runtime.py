@@ -24,7 +24,7 @@ from lsp_server.backend.probe import ProbeOutcome, decide as decide_extra_buffer
 from lsp_server.engine.scheduler import Scheduler
 from lsp_server.features.completion import CompletionEngine, CompletionRequest, CompletionResult
 from lsp_server.features.review import ReviewRequest, ReviewResult, review_all
-from lsp_server.features.review_model import LocalReviewModel
+from lsp_server.features.review_model import review_model_for
 from lsp_server.engine.families import Layout
 from lsp_server.settings import ModelChoice, Settings, resolve_layout, resolve_model
 
@@ -86,6 +86,17 @@ def open_http_backend(options: "HttpOptions") -> Backend:
     from lsp_server.backend.http import HttpBackend
 
     return HttpBackend(options)
+
+
+def open_backend(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[Backend, ModelChoice]:
+    """The backend the settings name, for one-shot commands: the server at `backend.url`,
+    else the local GGUF. Raises ModelLoadError, or LookupError when no model is configured."""
+    if settings.backend_url:
+        return open_http_backend(http_options(settings, environ)), remote_choice(settings)
+    choice = resolve_model(settings, environ)
+    if choice.path is None:
+        raise LookupError("no model is configured")
+    return LocalBackend(choice.path, backend_options(settings)), choice
 
 
 def remote_choice(settings: Settings) -> ModelChoice:
@@ -246,7 +257,7 @@ class Runtime:
         engine = self._engine
         if engine is None:
             return ReviewResult([], notes=["no model is loaded; see the earlier error message."])
-        return review_all(request, LocalReviewModel(engine.backend), abort=abort)
+        return review_all(request, review_model_for(engine.backend), abort=abort)
 
     def supersede(self, key: str) -> None:
         """Abort the running or queued completion for `key` (its answer is stale)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import threading
 
-from lsp_server.engine.chat import chat_prompt
 from lsp_server.engine.families import Family, Layout, detect_family
 from lsp_server.engine.prompt import PromptBuilder
 from lsp_server.engine.symbols import parse
@@ -79,11 +78,10 @@ class ChatTestWriter(TestWriter):
             messages[-1]["content"] += f"\n\nYour previous answer was rejected: {error} Write complete, valid code."
         key = f"chat:{error}"
         written = self.resume.get(key, "")
-        tokens = chat_prompt(self.backend, messages, answer_prefix=f"```{plan.language}\n{written}")
         stop = FenceStop()
         stop.text = written
-        generation = self.backend.generate(
-            tokens, max_tokens=max(1, self.max_tokens - len(written) // 4),
+        generation = self.backend.chat(
+            messages, answer_prefix=f"```{plan.language}\n{written}", max_tokens=max(1, self.max_tokens - len(written) // 4),
             temperature=0.0 if error is None else 0.3, abort=abort, on_text=stop.feed,
         )
         text = written + generation.text
@@ -175,6 +173,6 @@ class BaseTestWriter(TestWriter):
 def test_writer_for(backend, family: Family | None = None, layout: Layout | None = None,
                     settings: Settings = Settings(), resume: dict[str, str] | None = None) -> TestWriter:
     """`resume`: a dict the caller keeps across preempted runs, so writing continues where it stopped."""
-    if backend.chat_template:
+    if backend.can_chat:
         return ChatTestWriter(backend, resume=resume)
     return BaseTestWriter(backend, family, layout, settings, resume=resume)

@@ -131,6 +131,6 @@ def whole_sentences(text: str, stop_reason) -> str:
 def writer_for(backend, family: Family | None = None, layout: Layout | None = None,
                settings: Settings = Settings()) -> DocstringWriter:
     """The chat writer for a model with a chat template, else FIM (or plain prefix) writing."""
-    if backend.chat_template:
+    if backend.can_chat:
         return ChatDocstringWriter(backend)
     return FimDocstringWriter(backend, family, layout, settings)

@@ -21,6 +21,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from lsp_server.engine.symbols import language_of
+from lsp_server.backend.base import BackendError
 from lsp_server.features.docstring import DocstringError, plan_docstring
 from lsp_server.features.edits import workspace_edit
 from lsp_server.protocol.positions import Position, PositionError
@@ -218,7 +219,7 @@ async def tests_workspace_edit(ls, argument: dict[str, Any]) -> tuple[dict[str, 
     except asyncio.CancelledError:
         ls.runtime.cancel(future)
         raise
-    except TestsError as error:
+    except (TestsError, BackendError) as error:  # BackendError: the inference server failed
         raise AssistError(str(error)) from None
     finally:
         progress.end()
@@ -264,7 +265,7 @@ async def docstring_workspace_edit(ls, argument: dict[str, Any]) -> dict[str, An
     except asyncio.CancelledError:
         ls.runtime.cancel(future)
         raise
-    except DocstringError as error:
+    except (DocstringError, BackendError) as error:  # BackendError: the inference server failed
         raise AssistError(str(error)) from None
     finally:
         progress.end()

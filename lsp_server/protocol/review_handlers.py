@@ -19,6 +19,8 @@ from urllib.parse import unquote, urlparse
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from lsp_server.backend.base import BackendError
+
 from lsp_server.features.review import Finding, LineTable, ReviewRequest, function_lines
 from lsp_server.protocol.positions import LineIndex, Position
 from lsp_server.protocol.review_diagnostics import ReviewDiagnostics, TrackedFinding
@@ -86,6 +88,9 @@ class ReviewController:
         except asyncio.CancelledError:
             server.runtime.cancel(future)  # $/cancelRequest: stop the model mid-review
             raise
+        except BackendError as error:  # the inference server failed: one sentence, the server keeps serving
+            logger.warning("review of %s failed: %s (%s)", uri, error, error.reason)
+            return {"findings": 0, "message": str(error)}
         finally:
             if progress is not None:
                 server.work_done_progress.end(progress, types.WorkDoneProgressEnd(message="done"))

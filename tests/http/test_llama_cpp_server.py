@@ -122,6 +122,6 @@ def test_chat_for_the_features_matches_the_in_process_chat(remote, local):
     assert generation.stop_reason in (StopReason.MAX_TOKENS, StopReason.END_OF_GENERATION)
     assert "".join(streamed) == generation.text
     local.reset()
-    # the server's defaults for what the request leaves out (repeat penalty 1.1), greedy
-    expected = local._llama.create_chat_completion(messages=messages, max_tokens=12, temperature=0.0, repeat_penalty=1.1)
+    # greedy, and no repeat penalty (the request turns the server's default 1.1 off, as in-process)
+    expected = local._llama.create_chat_completion(messages=messages, max_tokens=12, temperature=0.0, repeat_penalty=1.0)
     assert generation.text == expected["choices"][0]["message"]["content"]
