@@ -62,6 +62,16 @@ from lsp_server.engine.families import detect_family, family_token_texts
 logger = logging.getLogger(__name__)
 
 TOKENIZE_MEMO_SIZE = 8192
+# What llama-server's /props says for a model without a chat template (CHATML_TEMPLATE_SRC in
+# llama.cpp's common/chat.cpp); it does not say whether the template was the model's own.
+LLAMA_SERVER_FALLBACK_TEMPLATE = (
+    "{%- for message in messages -%}\n"
+    "  {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' -}}\n"
+    "{%- endfor -%}\n"
+    "{%- if add_generation_prompt -%}\n"
+    "  {{- '<|im_start|>assistant\n' -}}\n"
+    "{%- endif -%}"
+)
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,10 @@ class HttpBackend:
             self._metadata.update(self._special_token_metadata(props))
             template = props.get("chat_template")
             self._chat_template = template if isinstance(template, str) and template.strip() else None
+            if self._chat_template == LLAMA_SERVER_FALLBACK_TEMPLATE:
+                # llama-server reports this ChatML fallback for a GGUF without a template: a base
+                # model, which the features prompt by FIM (as in-process).
+                self._chat_template = None
             self._special_texts = {
                 name: str(props.get(f"{name}_token") or "") for name in ("bos", "eos")
             }

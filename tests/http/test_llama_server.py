@@ -30,22 +30,31 @@ SETTINGS = Settings(max_tokens=16, threads=1)
 SOURCE = "def greet(name):\n    message = 'hello ' + name\n    return message\n\n\ndef main():\n    "
 
 
-@pytest.fixture(scope="module")
-def llama_server(tiny_gguf, tiny_context, tmp_path_factory):
+def start_llama_server(gguf, context: int, log_dir):
     if not BINARY.is_file():
         pytest.skip(f"llama-server is not built at {BINARY} (bench/latency/README.md builds it; "
                     "or set SEEKCODE_LLAMA_SERVER)")
     port = free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    log = log_dir / "server.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [str(BINARY), "-m", str(tiny_gguf), "--host", "127.0.0.1", "--port", str(port), "-c", str(tiny_context),
+            [str(BINARY), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "-c", str(context),
              "-np", "1", "-t", "1", "-tb", "1", "-b", "256", "-ub", "256", "--no-webui"],
             stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
         )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(process, url + "/health", log)
+    except BaseException:
+        process.kill()
+        raise
+    return process, url
+
+
+@pytest.fixture(scope="module")
+def llama_server(tiny_gguf, tiny_context, tmp_path_factory):
+    process, url = start_llama_server(tiny_gguf, tiny_context, tmp_path_factory.mktemp("llama-server"))
+    try:
         yield url
     finally:
         process.terminate()
@@ -131,10 +140,14 @@ def test_early_stop_and_cancel_close_the_stream(remote):
     assert after.stop_reason in (StopReason.MAX_TOKENS, StopReason.END_OF_GENERATION)
 
 
-def test_chat_on_llama_server(remote):
-    generation = remote.chat([{"role": "user", "content": "Say hi."}], max_tokens=6)
-    assert generation.stop_reason in (StopReason.MAX_TOKENS, StopReason.END_OF_GENERATION)
-    assert isinstance(generation.text, str)
+def test_a_base_model_on_llama_server_is_not_prompted_as_a_chat(remote, local):
+    from lsp_server.engine.chat import ChatTemplateError
+
+    # llama-server reports its ChatML fallback for a GGUF without a template; seekcode sees
+    # through it (the vocabulary has no ChatML markers), as in-process, and the features use FIM.
+    assert not remote.can_chat and not local.can_chat
+    with pytest.raises(ChatTemplateError, match="no chat template"):
+        remote.chat([{"role": "user", "content": "Say hi."}], max_tokens=6)
 
 
 def test_infill_lets_the_server_lay_out_fim_for_models_we_cannot(remote, local):
@@ -151,3 +164,84 @@ def test_infill_lets_the_server_lay_out_fim_for_models_we_cannot(remote, local):
         remote.serves_infill = False
     assert result.source == "model" and result.stats.generated_tokens > 0
     assert result.stop_reason in (StopReason.MAX_TOKENS, StopReason.END_OF_GENERATION, StopReason.EARLY_STOP)
+
+
+# -- the features: docstrings and review through llama-server -----------------------------
+
+CHAT_CONTEXT = 2048
+REVIEWED = "def average(values):\n    total = sum(values)\n    return total / (len(values) - 1)\n"
+
+
+@pytest.fixture(scope="module")
+def chat_pair(chat_gguf, tmp_path_factory):
+    """The ChatML tiny model behind llama-server, and the same GGUF in-process."""
+    process, url = start_llama_server(chat_gguf, CHAT_CONTEXT, tmp_path_factory.mktemp("llama-server-chat"))
+    remote = HttpBackend(HttpOptions(url=url, context_size=CHAT_CONTEXT))
+    local = LocalBackend(chat_gguf, BackendOptions(context_size=CHAT_CONTEXT, threads=1, batch_size=256))
+    try:
+        yield remote, local
+    finally:
+        remote.close()
+        local.close()
+        process.terminate()
+        process.wait(20)
+
+
+def test_docstring_through_llama_server_sends_the_in_process_prompt(chat_pair):
+    from lsp_server.features.docstring import generate_docstring, plan_docstring
+    from lsp_server.engine.chat import chat_prompt
+    from lsp_server.features.writers import ChatDocstringWriter, docstring_messages, writer_for
+    from tests.assist.conftest import CHATML_TEMPLATE
+    from tests.assist.test_assist_real_model import SOURCE, strip_docstrings
+
+    remote, local = chat_pair
+    assert remote.can_chat and remote.chat_template == CHATML_TEMPLATE  # from /props, rendered here
+    writer = writer_for(remote)
+    assert isinstance(writer, ChatDocstringWriter)
+    plan = plan_docstring(SOURCE, SOURCE.index("os.makedirs"), "python", style="google")
+    messages = docstring_messages(plan)
+    # The prompt is the in-process one, token for token (the template rendered here, its markers
+    # parsed as special tokens by the server). The answers are not compared: the random tiny
+    # model's near-ties flip with llama-server's batch sizes, unlike the completion tests' prompts.
+    assert chat_prompt(remote, messages, "Create ") == chat_prompt(local, messages, "Create ")
+    result = generate_docstring(plan, writer)
+    assert set(result.fills) == {hole.key for hole in plan.holes}
+    assert all(value and "\n" not in value and '"' not in value for value in result.fills.values())
+    assert strip_docstrings(result.new_text) == strip_docstrings(SOURCE)
+
+
+def test_written_review_through_llama_server_is_grammar_constrained(chat_pair):
+    from lsp_server.features.review import ReviewRequest, review_all
+    from lsp_server.engine.findings import FINDINGS_GBNF
+    from lsp_server.features.review_model import REMOTE_SURPRISE_NOTE, LocalReviewModel, review_model_for
+
+    remote, local = chat_pair
+    request = ReviewRequest(REVIEWED, path="stats.py", language="python", signals="written")
+    model = review_model_for(remote)
+    assert not isinstance(model, LocalReviewModel)
+    result = review_all(request, model)
+    assert result.signals == ("written",) and result.notes == []
+    assert all(1 <= finding.start_line <= finding.end_line <= 3 for finding in result.findings)
+    answer = model.write([{"role": "user", "content": "Review:\n" + REVIEWED}], FINDINGS_GBNF, 64, None)
+    assert answer.lstrip().startswith("[")  # the grammar reached the server's /completion
+    both = review_all(ReviewRequest(REVIEWED, path="stats.py", language="python"), model)
+    assert both.notes == [REMOTE_SURPRISE_NOTE] and both.signals == ("written",)
+
+
+def test_a_base_model_behind_llama_server_writes_docstrings_by_fim(remote, local):
+    from lsp_server.features.docstring import generate_docstring, plan_docstring
+    from lsp_server.features.writers import FimDocstringWriter, writer_for
+    from tests.assist.test_assist_real_model import SOURCE, strip_docstrings
+
+    assert not remote.can_chat  # the tiny base GGUF has no chat template: FIM, as in-process
+    writer = writer_for(remote)
+    assert isinstance(writer, FimDocstringWriter)
+    plan = plan_docstring(SOURCE, SOURCE.index("os.makedirs"), "python", style="google")
+    result = generate_docstring(plan, writer)
+    assert result.fills.keys() == {hole.key for hole in plan.holes}
+    assert strip_docstrings(result.new_text) == strip_docstrings(SOURCE)
+    # the first hole's FIM prompt is the in-process one, token for token
+    document, offset = plan.document_with({}, plan.holes[0])
+    local_writer = writer_for(local)
+    assert writer.builder.build(document[:offset], document[offset:], language="python").tokens == \
+        local_writer.builder.build(document[:offset], document[offset:], language="python").tokens
