@@ -118,6 +118,11 @@ def check_completion(report: Report, engine, settings: Settings) -> None:
     try:
         result = engine.complete(request)
     except Exception as error:  # a doctor reports; it does not crash
+        from lsp_server.backend.base import BackendError
+
+        if isinstance(error, BackendError):  # the server failed: its sentence says what to do
+            report.problem(*split_fix(str(error)))
+            return
         report.problem(f"a short completion failed ({type(error).__name__}: {error})",
                        "rerun with --verbose and attach the output to a bug report")
         return
@@ -129,11 +134,68 @@ def check_completion(report: Report, engine, settings: Settings) -> None:
     report.line(f"completion: {elapsed_ms:.0f} ms for {tokens}: {shown!r}")
 
 
+def split_fix(message: str) -> tuple[str, str]:
+    """A backend error's sentence is "what went wrong; what to do": the two halves."""
+    what, _, fix = message.rstrip(".").partition("; ")
+    return what, fix or "rerun with --verbose and see the server's log"
+
+
+def check_remote(report: Report, settings: Settings, environ=None) -> object | None:
+    """The inference server at `backend.url`: reachable, dialect, model, context, family and
+    FIM layout, chat; the engine on it (for the timed completion), or None."""
+    import os
+
+    from lsp_server.backend.base import BackendError, ModelLoadError
+    from lsp_server.backend.dialects import dialect_for
+    from lsp_server.features.completion import CompletionEngine
+    from lsp_server.features.runtime import engine_layout, http_options, open_http_backend, remote_choice
+
+    environ = os.environ if environ is None else environ
+    options = http_options(settings, environ)
+    shown = repr(options)  # the key never appears, only whether one is set
+    env_name = settings.backend_api_key_env
+    key = f"from ${env_name}" if environ.get(env_name, "").strip() else (
+        "from the 'backend.apiKey' setting" if settings.backend_api_key else f"none (${env_name} is not set)")
+    try:
+        dialect = dialect_for(options.url)[0].value
+    except ModelLoadError as error:
+        report.problem(*split_fix(str(error)))
+        return None
+    report.line(f"server: {shown} ({dialect} dialect), API key {key}")
+    started = time.perf_counter()
+    try:
+        backend = open_http_backend(options)
+        engine = CompletionEngine(backend, layout=engine_layout(settings, remote_choice(settings)))
+    except (ModelLoadError, BackendError) as error:
+        report.problem(*split_fix(str(error)))
+        return None
+    connect_ms = (time.perf_counter() - started) * 1000
+    layout = (engine.layout or engine.family.layout).value
+    family_source = "the setting" if settings.backend_family != "auto" else "found from the server"
+    report.line(f"  model {backend.model_name or '(unnamed)'}, reached in {connect_ms:.0f} ms")
+    report.line(f"  family {engine.family.name} ({family_source}), FIM layout {layout}, "
+                f"context window {backend.context_size} tokens")
+    if engine.family.name == "plain" and backend.dialect.value == "openai":
+        report.line("  note: no FIM markers: set 'seekcode.backend.family' (--family) to the served model's family")
+    chat = ("the server's chat API" if backend.dialect.value == "openai" else "the GGUF's template from /props") \
+        if backend.can_chat else "none (a base model: docstrings and tests by FIM)"
+    grammar = "GBNF grammar" if backend.takes_grammar else "JSON Schema (response_format)"
+    report.line(f"  chat: {chat}; constrained answers by {grammar}; review: the written signal only")
+    return engine
+
+
 def run_doctor(settings: Settings, out: TextIO = sys.stdout,
                resolve: Callable[[Settings], ModelChoice] = resolve_model) -> int:
     report = Report(out)
     check_versions(report)
-    if check_llama_cpp(report):
+    if settings.backend_url:  # remote inference: the server is what must work, not a local model
+        engine = check_remote(report, settings)
+        if engine is not None:
+            try:
+                check_completion(report, engine, settings)
+            finally:
+                engine.backend.close()
+    elif check_llama_cpp(report):
         choice = resolve(settings)
         probe = check_probe(report, settings, choice)
         engine = check_model(report, settings, choice, probe)
@@ -145,5 +207,6 @@ def run_doctor(settings: Settings, out: TextIO = sys.stdout,
     if report.problems:
         report.line(f"{len(report.problems)} problem(s) found.")
         return 1
-    report.line("ok: seekcode can serve completions on this machine.")
+    where = "from the server at " + settings.backend_url if settings.backend_url else "on this machine"
+    report.line(f"ok: seekcode can serve completions {where}.")
     return 0
