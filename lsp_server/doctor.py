@@ -147,21 +147,22 @@ def check_remote(report: Report, settings: Settings, environ=None) -> object | N
 
     from lsp_server.backend.base import BackendError, ModelLoadError
     from lsp_server.backend.dialects import dialect_for
+    from lsp_server.backend.transport import Endpoint
     from lsp_server.features.completion import CompletionEngine
     from lsp_server.features.runtime import engine_layout, http_options, open_http_backend, remote_choice
 
     environ = os.environ if environ is None else environ
     options = http_options(settings, environ)
-    shown = repr(options)  # the key never appears, only whether one is set
     env_name = settings.backend_api_key_env
     key = f"from ${env_name}" if environ.get(env_name, "").strip() else (
         "from the 'backend.apiKey' setting" if settings.backend_api_key else f"none (${env_name} is not set)")
     try:
-        dialect = dialect_for(options.url)[0].value
+        dialect, plain_url = dialect_for(options.url)
+        shown = Endpoint.parse(plain_url).display  # the URL without any user:password part
     except ModelLoadError as error:
         report.problem(*split_fix(str(error)))
         return None
-    report.line(f"server: {shown} ({dialect} dialect), API key {key}")
+    report.line(f"server: {shown} ({dialect.value} dialect), API key {key}")
     started = time.perf_counter()
     try:
         backend = open_http_backend(options)
