@@ -8,6 +8,20 @@ export interface ConfigReader {
 
 export const FIM_LAYOUTS = ['auto', 'psm', 'psm-anchored', 'spm', 'spm-tail'] as const;
 export const REVIEW_TRIGGERS = ['onSave', 'onDemand', 'off'] as const;
+export const BACKEND_FAMILIES = [
+  'auto', 'plain', 'deepseek-coder', 'qwen2.5-coder', 'starcoder', 'codellama', 'codegemma',
+] as const;
+
+/** Remote inference (`seekcode.backend.*`); the API key stays in the environment. */
+export interface BackendSettings {
+  url?: string;
+  apiKeyEnv?: string;
+  family?: string;
+  model?: string;
+  allowInsecure?: boolean;
+  caBundle?: string;
+  timeout?: number;
+}
 
 export interface ServerSettings {
   model?: string;
@@ -19,6 +33,7 @@ export interface ServerSettings {
   languages?: Record<string, boolean>;
   review?: { trigger: string };
   tests?: { run: boolean };
+  backend?: BackendSettings;
 }
 
 export interface MappedSettings {
@@ -114,7 +129,36 @@ export function serverSettings(config: ConfigReader): MappedSettings {
   if (typeof runTests === 'boolean') {
     settings.tests = { run: runTests };
   }
+  const backend = backendSettings(config, problems);
+  if (Object.keys(backend).length > 0) {
+    settings.backend = backend;
+  }
   return { settings, problems };
+}
+
+function backendSettings(config: ConfigReader, problems: string[]): BackendSettings {
+  const backend: BackendSettings = {};
+  for (const key of ['url', 'apiKeyEnv', 'model', 'caBundle'] as const) {
+    const value = config.get<unknown>(`backend.${key}`);
+    if (typeof value === 'string' && value.trim()) {
+      backend[key] = value.trim();
+    }
+  }
+  const family = oneOf(config, 'backend.family', BACKEND_FAMILIES, problems);
+  if (family !== undefined) {
+    backend.family = family;
+  }
+  const allowInsecure = config.get<unknown>('backend.allowInsecure');
+  if (typeof allowInsecure === 'boolean') {
+    backend.allowInsecure = allowInsecure;
+  }
+  const timeout = config.get<unknown>('backend.timeout');
+  if (typeof timeout === 'number' && timeout >= 0.1) {
+    backend.timeout = timeout;
+  } else if (timeout !== undefined && timeout !== null && timeout !== '') {
+    problems.push(`seekcode.backend.timeout must be a number of seconds of at least 0.1, not ${JSON.stringify(timeout)}; the server's default is used.`);
+  }
+  return backend;
 }
 
 /** Whether suggestions are on for a language: its own switch, else the global one. */

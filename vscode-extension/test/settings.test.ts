@@ -31,6 +31,28 @@ describe('serverSettings', () => {
     });
   });
 
+  it('maps the remote inference settings, and leaves the defaults out', () => {
+    const { settings, problems } = serverSettings(
+      objectReader({
+        backend: {
+          url: ' http://gpu-box:8080 ', apiKeyEnv: 'TEAM_KEY', family: 'qwen2.5-coder', model: 'coder',
+          allowInsecure: false, caBundle: '/etc/ca.pem', timeout: 12.5,
+        },
+      }),
+    );
+    assert.deepStrictEqual(problems, []);
+    assert.deepStrictEqual(settings.backend, {
+      url: 'http://gpu-box:8080', apiKeyEnv: 'TEAM_KEY', family: 'qwen2.5-coder', model: 'coder',
+      allowInsecure: false, caBundle: '/etc/ca.pem', timeout: 12.5,
+    });
+    assert.strictEqual(serverSettings(objectReader({ 'backend.url': '' })).settings.backend, undefined);
+    const bad = serverSettings(objectReader({ 'backend.family': 'gpt', 'backend.timeout': 0 }));
+    assert.strictEqual(bad.settings.backend, undefined);
+    assert.strictEqual(bad.problems.length, 2);
+    assert.match(bad.problems[0], /seekcode\.backend\.family must be one of auto, plain/);
+    assert.match(bad.problems[1], /seekcode\.backend\.timeout must be a number of seconds/);
+  });
+
   it('reads nested objects the way VS Code returns a whole section', () => {
     const { settings } = serverSettings(objectReader({ review: { trigger: 'off' }, tests: { run: false } }));
     assert.deepStrictEqual(settings, { review: { trigger: 'off' }, tests: { run: false } });
