@@ -39,6 +39,19 @@ def test_checkhealth_passes(editor):
     assert "ERROR" not in report, report
 
 
+def test_checkhealth_checks_the_remote_server_when_one_is_set(start_editor):
+    from tests.http.scripted_server import refused_url
+
+    url = refused_url()
+    editor = start_editor(settings={"threads": 1, "maxTokens": 24, "backend": {"url": url}})
+    editor.open("health.py", "x = 1\n")
+    editor.nvim.command("checkhealth seekcode")
+    report = "\n".join(editor.lines())
+    assert f"server: {url} (openai dialect)" in report  # doctor --url, not a local model load
+    assert f"PROBLEM: The inference server at {url} is unreachable" in report
+    assert "fix: start it or fix 'seekcode.backend.url'" in report
+
+
 def test_statusline_toggle_and_restart(editor):
     editor.open("status.py", "x = 1\n")
     editor.wait(lambda: editor.lua("return require('seekcode').statusline()") == "seekcode", "the model to load")

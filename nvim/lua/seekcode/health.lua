@@ -42,6 +42,14 @@ local function doctor_cmd(cmd, settings)
   if settings.threads then
     vim.list_extend(full, { '--threads', tostring(settings.threads) })
   end
+  -- Remote inference: doctor checks the server instead of a local model (the key stays in the env).
+  local backend = type(settings.backend) == 'table' and settings.backend or {}
+  for key, flag in pairs({ url = '--url', apiKeyEnv = '--api-key-env', family = '--family', model = '--served-model' }) do
+    local value = backend[key] or settings['backend.' .. key]
+    if type(value) == 'string' and value ~= '' then
+      vim.list_extend(full, { flag, value })
+    end
+  end
   return full
 end
 
