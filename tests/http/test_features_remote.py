@@ -24,7 +24,7 @@ from lsp_server.backend.base import Generation, StopReason
 from lsp_server.backend.http import HttpBackend, HttpOptions
 from lsp_server.engine.chat import one_line_grammar, prefixed_grammar
 from lsp_server.engine.findings import FINDINGS_GBNF, parse_findings
-from lsp_server.features.docstring import docstring_for_file, plan_docstring, generate_docstring
+from lsp_server.features.docstring import generate_docstring, plan_docstring
 from lsp_server.features.review import ReviewRequest, review_all
 from lsp_server.features.review_model import REMOTE_SURPRISE_NOTE, RemoteReviewModel, review_model_for
 from lsp_server.features import test_writers
