@@ -5,6 +5,8 @@ sentence from the LSP server and the CLI, which keep working."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from lsp_server.backend.http import HttpBackend, HttpOptions
@@ -84,3 +86,29 @@ def test_cli_review_and_docstring_fail_with_one_sentence(scripted, tmp_path):
     assert review.stderr == f"seekcode-lsp: The inference server at {scripted.url} failed (HTTP 500); see its log.\n"
     docstring = run_cli("docstring", f"{source}:5:9", "--url", scripted.url)
     assert docstring.returncode == 1 and "failed (HTTP 500)" in docstring.stderr and "Traceback" not in docstring.stderr
+
+
+def test_cancelling_a_docstring_closes_the_servers_stream(start_assist_server, scripted, tmp_path):
+    client = start_assist_server(["--url", scripted.url])
+    client.initialize_assist()
+    connected(client)
+    path = tmp_path / "fsutil.py"
+    path.write_text(SOURCE, encoding="utf-8")
+    uri = path.as_uri()
+    client.open(uri, SOURCE)
+    scripted.mode = "hang"  # one event, then nothing until the client goes away
+    request = client.request_async("workspace/executeCommand", {
+        "command": "seekcode.generateDocstring", "arguments": [{"uri": uri, "position": {"line": 4, "character": 8}}]})
+    begin = client.wait_notification("$/progress", 60, lambda m: m["params"]["value"].get("title") == "seekcode: generating docstring")
+    deadline = time.monotonic() + 60
+    while not scripted.completion_requests():  # the chat request is streaming
+        assert time.monotonic() < deadline, "no chat request reached the server"
+        time.sleep(0.01)
+    client.notify("window/workDoneProgress/cancel", {"token": begin["params"]["token"]})
+    result = client.result(request, timeout=60)
+    assert result["applied"] is False and "cancelled" in result["message"]
+    deadline = time.monotonic() + 30
+    while scripted.disconnects < 1:  # the server saw the client close the stream
+        assert time.monotonic() < deadline, "the stream was not closed"
+        time.sleep(0.01)
+    assert client.applied_edits == []
