@@ -229,7 +229,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_docstring_and_review_over_http(chat_server, remote, tmp_path):
+def test_cli_docstring_review_and_tests_over_http(chat_server, remote, tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n", encoding="utf-8")
     source = tmp_path / "fsutil.py"
     source.write_text(SOURCE, encoding="utf-8")
@@ -249,6 +249,19 @@ def test_cli_docstring_and_review_over_http(chat_server, remote, tmp_path):
     findings = findings.get("findings", findings) if isinstance(findings, dict) else findings
     assert [(f["start_line"], f["end_line"], f["message"]) for f in findings] == [
         (f.start_line, f.end_line, f.message) for f in expected.findings]
+
+    maths = tmp_path / "mathx.py"
+    maths.write_text("def add(a, b):\n    return a + b\n", encoding="utf-8")
+    tests = run_cli("tests", f"{maths}:2:5", *url)
+    plan = plan_tests(maths, maths.read_text(encoding="utf-8"), 20, "python", tmp_path)
+    try:
+        code = generate_tests(plan, test_writers.test_writer_for(remote)).code
+    except TestsError as error:  # the random model's tests may not parse twice: the same sentence
+        assert tests.returncode == 1 and tests.stderr.strip().endswith(str(error)), tests.stderr
+    else:
+        assert tests.returncode == 0, tests.stderr
+        assert "+++ b/tests/test_mathx.py" in tests.stdout
+        assert all(f"+{line}" in tests.stdout for line in code.strip().splitlines() if line)
 
     refused = run_cli("docstring", f"{source}:5:9", "--replace", "--url", "http://127.0.0.1:9/v1")
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
