@@ -118,6 +118,10 @@ def model_sha256(path: Path) -> str:
     return _sha_memo[key]
 
 
+# Runs stopped by an abort, by cache file: the next review of the process resumes them.
+_stopped_runs: dict[Path, Calibrator] = {}
+
+
 def calibration_for(
     model: ReviewModel, model_path: Path, cache_dir: Path | None = None, options: ReviewOptions = ReviewOptions(),
     abort: threading.Event | None = None, progress: Progress | None = None,
@@ -125,7 +129,7 @@ def calibration_for(
 ) -> cal.Calibration | None:
     """The model's calibration from the cache, or computed now (and cached); None if aborted.
 
-    `calibrators` (a dict the caller keeps) holds a stopped run so the next call resumes it.
+    `calibrators` holds a stopped run so the next call resumes it (default: this process's).
     """
     from lsp_server.backend.probe import cache_dir as default_cache_dir
 
@@ -134,7 +138,7 @@ def calibration_for(
     cached = cal.load_cached(path, sha, options.surprise_metric)
     if cached is not None:
         return cached
-    calibrators = {} if calibrators is None else calibrators
+    calibrators = _stopped_runs if calibrators is None else calibrators
     calibrator = calibrators.get(path) or Calibrator(model, sha, options, functions)
     calibrators[path] = calibrator
     logger.info("calibrating the review for %s on %d held-out functions", model_path, len(calibrator.functions))
@@ -145,3 +149,14 @@ def calibration_for(
     calibrators.pop(path, None)
     logger.info("review calibration: info %.2f, warning %.2f, verify %s", result.info, result.warning, result.verify)
     return result
+
+
+def calibrated_options(model, abort: threading.Event | None = None,
+                       progress: Progress | None = None) -> ReviewOptions | None:
+    """The review options for `model`: calibrated when it can be (a model with a GGUF file:
+    `model.calibration`), the fixed defaults otherwise (scripted test models); None if aborted."""
+    calibrate = getattr(model, "calibration", None)
+    if calibrate is None or getattr(getattr(model, "backend", None), "model_path", None) is None:
+        return ReviewOptions()
+    calibration = calibrate(abort, progress)
+    return None if calibration is None else options_for(calibration)

@@ -31,6 +31,12 @@ class LocalReviewModel:
         room = self.backend.context_size - PROMPT_OVERHEAD_TOKENS - 160
         return max(MIN_WINDOW_LINES, min(REVIEW_WINDOW_LINES, room // TOKENS_PER_LINE))
 
+    def calibration(self, abort: threading.Event | None = None, progress=None):
+        """This model's review thresholds (features/review_calibration.py): cached, or computed now."""
+        from lsp_server.features.review_calibration import calibration_for
+
+        return calibration_for(self, self.backend.model_path, abort=abort, progress=progress)
+
     def surprise_scorer(self) -> SurpriseScorer:
         backend = self.backend
         return SurpriseScorer(
