@@ -24,7 +24,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bench.assist.review_cases import cases  # noqa: E402
 from lsp_server.backend.local import BackendOptions, LocalBackend  # noqa: E402
-from lsp_server.features.review import LineTable, ReviewRequest, scored_lines, verify_messages  # noqa: E402
+from lsp_server.features.review import (  # noqa: E402
+    LineTable, ReviewRequest, WrittenReviewUnavailable, scored_lines, verify_messages,
+)
 from lsp_server.features.review_calibration import calibration_for  # noqa: E402
 from lsp_server.features.review_model import LocalReviewModel  # noqa: E402
 
@@ -38,8 +40,11 @@ def score(model, text: str, metric: str, info: float, verify: bool) -> dict:
     if verify:
         for line in lines:
             if line.score >= info:
-                verdicts[line.line] = model.yes_no(verify_messages(ReviewRequest(text, language="python"), table, 1,
-                                                                   table.count, line.line), None)
+                try:
+                    verdicts[line.line] = model.yes_no(verify_messages(ReviewRequest(text, language="python"), table, 1,
+                                                                       table.count, line.line), None)
+                except WrittenReviewUnavailable:  # too long for the model's context: not asked, as in the review
+                    break
     return {"lines": [[line.line, line.score] for line in lines], "verdicts": verdicts}
 
 
