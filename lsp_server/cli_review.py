@@ -69,7 +69,8 @@ def run_review(args: argparse.Namespace, settings) -> int:
     from lsp_server.backend.base import BackendError, ModelLoadError
     from lsp_server.cli import LANGUAGE_BY_SUFFIX
     from lsp_server.engine.gitdiff import GitDiffError, changed_lines
-    from lsp_server.features.review import ReviewRequest, at_or_above, review_all
+    from lsp_server.features.review import ReviewOptions, ReviewRequest, at_or_above, review_all
+    from lsp_server.features.review_calibration import calibrated_options
     from lsp_server.features.review_model import review_model_for
     from lsp_server.features.runtime import open_backend
     from lsp_server.features.sarif import FileReview, artifact_uri
@@ -94,6 +95,8 @@ def run_review(args: argparse.Namespace, settings) -> int:
     reviews: list[FileReview] = []
     notes: set[str] = set()
     try:
+        options = calibrated_options(model, progress=_calibration_progress()) if args.signals != "written" else None
+        options = options or ReviewOptions()
         for path in _progress(files):
             text = texts[path]
             lines = changed.get(path)
@@ -101,7 +104,7 @@ def run_review(args: argparse.Namespace, settings) -> int:
                 text, path=str(path), language=LANGUAGE_BY_SUFFIX.get(path.suffix.lower(), ""),
                 changed_lines=lines, signals=args.signals,
             )
-            result = review_all(request, model)
+            result = review_all(request, model, options)
             notes.update(result.notes)
             reviews.append(FileReview(artifact_uri(path, Path.cwd()), text, result.findings, path=str(path)))
     except BackendError as error:
@@ -124,6 +127,25 @@ def _version() -> str:
         return version("seekcode")
     except PackageNotFoundError:
         return "0.1.0"
+
+
+def _calibration_progress():
+    """tqdm on stderr for the model's one-time calibration (only if it runs: a cached one is silent)."""
+    state: dict = {}
+
+    def report(done: int, total: int, what: str) -> None:
+        if "bar" not in state:
+            print("seekcode-lsp: calibrating the review for this model (once, then cached)...", file=sys.stderr)
+            try:
+                from tqdm import tqdm
+            except ImportError:  # tqdm is optional: the line above is the progress report then
+                state["bar"] = None
+            else:
+                state["bar"] = tqdm(total=total, unit="step", file=sys.stderr, leave=False)
+        if state["bar"] is not None:
+            state["bar"].update(done - state["bar"].n)
+
+    return report
 
 
 def _progress(files: list[Path]) -> Iterable[Path]:

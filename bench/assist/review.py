@@ -1,11 +1,15 @@
 """Review benchmark: recall on one-edit mutants, false alarms on clean functions, time.
 
-    python -m bench.assist.review --model PATH [--label NAME] [--limit 20] [--threads 2]
-        [--arms surprise,written,both,baseline] [--out bench/assist/results]
+    python -m bench.assist.review --model PATH [--label NAME] [--limit 50] [--threads 2]
+        [--arms surprise,written,both,baseline] [--out bench/assist/results] [--uncalibrated]
 
-Cases: CPython standard-library functions (bench/assist/review_cases.py), each reviewed
-clean and with one behaviour-changing edit. Arms:
-- surprise: model surprise alone; written: the constrained written review alone; both;
+Cases: the docstring benchmark's CPython standard-library functions (bench/assist/review_cases.py),
+each reviewed clean and with one behaviour-changing edit. Thresholds: the model's calibration
+(features/review_calibration.py, computed once on held-out standard-library modules that no case
+comes from, then cached), exactly as the CLI and the editor use them. Arms:
+- surprise: model surprise alone; written: the constrained written review alone;
+- both: surprise candidates, each confirmed or not by a focused "is line N correct?" question,
+  plus the written review steered to the surprising lines;
 - baseline: the same model asked in one plain chat message for a JSON list of bugs, its
   answer read as a user would (every reported line is a finding, no grammar, no filtering).
 Recall: a mutant with a finding at warning or above whose lines cover the mutated line
@@ -28,7 +32,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bench.assist.review_cases import Case, cases  # noqa: E402
 from lsp_server.backend.local import BackendOptions, LocalBackend  # noqa: E402
-from lsp_server.features.review import SEVERITY_RANK, ReviewRequest, review  # noqa: E402
+from lsp_server.engine import calibration as cal  # noqa: E402
+from lsp_server.features.review import SEVERITY_RANK, ReviewOptions, ReviewRequest, review  # noqa: E402
+from lsp_server.features.review_calibration import calibration_for, options_for  # noqa: E402
 from lsp_server.features.review_model import LocalReviewModel  # noqa: E402
 
 ARMS = ("surprise", "baseline", "written", "both")
@@ -65,11 +71,11 @@ def baseline_lines(backend: LocalBackend, code: str, max_tokens: int = 384) -> l
     return found
 
 
-def flagged_lines(arm: str, backend, model, code: str) -> list[tuple[int, int, str]]:
+def flagged_lines(arm: str, backend, model, code: str, options: ReviewOptions) -> list[tuple[int, int, str]]:
     """(start, end, severity) of the findings one arm reports for `code` (baseline: all "warning")."""
     if arm == "baseline":
         return [(start, end, "warning", None) for start, end in baseline_lines(backend, code)]
-    result = review(ReviewRequest(code, path="case.py", language="python", signals=arm), model)
+    result = review(ReviewRequest(code, path="case.py", language="python", signals=arm), model, options)
     return [(f.start_line, f.end_line, f.severity, f.suggestion) for f in result.findings]
 
 
@@ -88,13 +94,13 @@ def restores(lines, case: Case) -> bool:
     return any(start == end == case.mutated_line and suggestion == original for start, end, _, suggestion in lines)
 
 
-def run_arm(arm: str, backend, model, items: list[Case]) -> dict:
+def run_arm(arm: str, backend, model, items: list[Case], options: ReviewOptions) -> dict:
     seconds, records = [], []
     for case in items:
         started = time.perf_counter()
-        mutant_lines = flagged_lines(arm, backend, model, case.mutant)
+        mutant_lines = flagged_lines(arm, backend, model, case.mutant, options)
         middle = time.perf_counter()
-        clean_lines = flagged_lines(arm, backend, model, case.clean)
+        clean_lines = flagged_lines(arm, backend, model, case.clean, options)
         seconds += [middle - started, time.perf_counter() - middle]
         records.append({"case": case.name, "edit": case.edit, "mutated_line": case.mutated_line,
                         "mutant_findings": mutant_lines, "clean_findings": clean_lines,
@@ -110,23 +116,36 @@ def run_arm(arm: str, backend, model, items: list[Case]) -> dict:
             "recall_any_severity": sum(r["hit_any"] for r in records) / count,
             "false_alarm_rate_any_severity": sum(r["alarm_any"] for r in records) / count,
             "fixes_restoring_the_original": sum(r["fix_restores"] for r in records) / count,
-            "median_seconds": statistics.median(seconds), "records": records}
+            "median_seconds": statistics.median(seconds), "mean_seconds": statistics.fmean(seconds),
+            "records": records}
+
+
+def check_disjoint(items: list[Case], corpus: list[cal.CorpusFunction]) -> None:
+    """No benchmark function calibrates a threshold (same label or same source text)."""
+    labels = {function.label for function in corpus}
+    sources = {function.source for function in corpus}
+    overlap = [case.name for case in items if case.name in labels or case.clean in sources]
+    if overlap:
+        raise SystemExit(f"calibration corpus overlaps the benchmark: {', '.join(overlap)}")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--label", default="")
-    parser.add_argument("--limit", type=int, default=20)
+    parser.add_argument("--limit", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--out", default="bench/assist/results")
+    parser.add_argument("--uncalibrated", action="store_true", help="the fixed default thresholds instead of the calibration")
     args = parser.parse_args(argv)
     arms = [arm for arm in args.arms.split(",") if arm]
     bad = [arm for arm in arms if arm not in ARMS]
     if bad:
         parser.error(f"unknown arm {bad[0]}; choose from {', '.join(ARMS)}")
     items = cases(args.limit)
+    corpus = cal.corpus()
+    check_disjoint(items, corpus)
     backend = LocalBackend(args.model, BackendOptions(context_size=4096, threads=args.threads))
     model = LocalReviewModel(backend)
     label = args.label or Path(args.model).stem
@@ -134,23 +153,45 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"review-{label}.json"
     results = []
+    load = {"start": os.getloadavg()}
     try:
+        calibration = None
+        if not args.uncalibrated:
+            calibration = calibration_for(model, Path(args.model), progress=_tqdm_progress(), functions=corpus)
+        options = options_for(calibration)
+        print(f"thresholds: info {options.surprise_threshold:.2f}, warning {options.surprise_warning:.2f}, "
+              f"verify {options.verify_threshold}", file=sys.stderr)
         for arm in arms:
-            results.append(run_arm(arm, backend, model, items))
+            results.append(run_arm(arm, backend, model, items, options))
+            load[f"after {arm}"] = os.getloadavg()
             # Saved after every arm: a long run that is stopped keeps what it measured.
             path.write_text(json.dumps({"model": str(args.model), "label": label, "threads": args.threads,
-                                        "arms": results}, indent=1), encoding="utf-8")
+                                        "calibration": calibration.__dict__ if calibration else None,
+                                        "load_average": load, "arms": results}, indent=1), encoding="utf-8")
     finally:
         backend.close()
-    print(f"\nreview benchmark, {label}, {len(items)} functions (clean + one mutant each)")
+    print(f"\nreview benchmark, {label}, {len(items)} functions (clean + one mutant each); "
+          f"load average (1, 5, 15 min) {load}")
     print("| arm | recall (warning+, line ±1) | false alarms (warning+, clean) | recall, any severity | "
-          "false alarms, any severity | quick fix restores the original | median s / review |")
-    print("|---|---|---|---|---|---|---|")
+          "false alarms, any severity | quick fix restores the original | median s / review | mean s / review |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['arm']} | {r['recall']:.0%} | {r['false_alarm_rate']:.0%} | {r['recall_any_severity']:.0%} | "
-              f"{r['false_alarm_rate_any_severity']:.0%} | {r['fixes_restoring_the_original']:.0%} | {r['median_seconds']:.2f} |")
+              f"{r['false_alarm_rate_any_severity']:.0%} | {r['fixes_restoring_the_original']:.0%} | {r['median_seconds']:.2f} | {r['mean_seconds']:.2f} |")
     print(f"\nwritten {path}")
     return 0
+
+
+def _tqdm_progress():
+    from tqdm import tqdm
+
+    bar = tqdm(desc="calibrating", unit="step", mininterval=5)
+
+    def report(done: int, total: int, what: str) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return report
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
-"""Review benchmark cases: CPython standard-library functions and one-edit mutants of them.
+"""Review benchmark cases: the docstring and tests benchmark's standard-library functions
+(bench/assist/stdlib_cases.py, same selection and order), each with one one-edit mutant.
 
-A mutant changes one operator, comparison, boolean connective, integer constant or
-negation on one line, by editing the source text at the AST node's position (so the
-clean and the mutated function differ only in that edit, formatting included). The
+A mutant changes one operator, comparison, membership or identity test, boolean
+connective or constant, augmented assignment, integer constant or negation on one line,
+by editing the source text at the AST node's position (so the clean and the mutated
+function differ only in that edit, formatting included). Functions with no such site
+are skipped, so the first `limit` functions of that list that have one are used. The
 mutants are not run: an edit of this kind changes behaviour except in rare equivalent
 cases, which the report counts as misses for every arm alike.
 """
@@ -16,17 +19,14 @@ import random
 import textwrap
 from dataclasses import dataclass
 
-MODULES = (
-    "bisect", "heapq", "colorsys", "textwrap", "statistics", "fractions", "calendar", "posixpath",
-    "shlex", "string", "html", "base64", "difflib", "fnmatch", "glob", "ipaddress", "json.encoder",
-    "json.decoder", "urllib.parse", "email.utils", "datetime", "random", "quopri", "uu", "netrc",
-)
-MIN_LINES, MAX_LINES = 5, 40
+from bench.assist.stdlib_cases import MODULES, stdlib_functions as listed_functions  # noqa: F401 (MODULES: for tests)
 
 COMPARE_SWAPS = {ast.Lt: ("<", "<="), ast.LtE: ("<=", "<"), ast.Gt: (">", ">="), ast.GtE: (">=", ">"),
-                 ast.Eq: ("==", "!="), ast.NotEq: ("!=", "==")}
+                 ast.Eq: ("==", "!="), ast.NotEq: ("!=", "=="), ast.Is: ("is", "is not"),
+                 ast.IsNot: ("is not", "is"), ast.In: ("in", "not in"), ast.NotIn: ("not in", "in")}
 BINOP_SWAPS = {ast.Add: ("+", "-"), ast.Sub: ("-", "+"), ast.Mult: ("*", "//"), ast.FloorDiv: ("//", "*"),
                ast.Mod: ("%", "//")}
+AUG_SWAPS = {ast.Add: ("+=", "-="), ast.Sub: ("-=", "+="), ast.Mult: ("*=", "//="), ast.FloorDiv: ("//=", "*=")}
 BOOL_SWAPS = {ast.And: ("and", "or"), ast.Or: ("or", "and")}
 
 
@@ -49,22 +49,11 @@ class _Site:
 
 
 def stdlib_functions(limit: int) -> list[tuple[str, str]]:
-    """(module.function, source) for pure-Python functions of MIN_LINES..MAX_LINES lines."""
+    """(module.function, source): the docstring benchmark's functions, in its order, that have a mutation site."""
     found = []
-    for module_name in MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        for name, value in sorted(vars(module).items()):
-            if not inspect.isfunction(value) or value.__module__ != module.__name__ or name.startswith("__"):
-                continue
-            try:
-                source = textwrap.dedent(inspect.getsource(value))
-            except (OSError, TypeError):
-                continue
-            if MIN_LINES <= source.count("\n") <= MAX_LINES and _sites(source):
-                found.append((f"{module_name}.{name}", source))
+    for function in listed_functions(10 * limit):
+        if _sites(function.source):
+            found.append((function.label, function.source))
     return found[:limit]
 
 
@@ -89,12 +78,18 @@ def _sites(source: str) -> list[_Site]:
         sites.append(_Site(left.end_lineno, start, start + len(old), old, new))
 
     for node in ast.walk(tree):
-        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in COMPARE_SWAPS:
+        if isinstance(node, ast.Compare) and type(node.ops[0]) in COMPARE_SWAPS:
             between(node.left, node.comparators[0], *COMPARE_SWAPS[type(node.ops[0])])
         elif isinstance(node, ast.BinOp) and type(node.op) in BINOP_SWAPS:
             between(node.left, node.right, *BINOP_SWAPS[type(node.op)])
-        elif isinstance(node, ast.BoolOp) and type(node.op) in BOOL_SWAPS and len(node.values) == 2:
+        elif isinstance(node, ast.BoolOp) and type(node.op) in BOOL_SWAPS:
             between(node.values[0], node.values[1], *BOOL_SWAPS[type(node.op)])
+        elif isinstance(node, ast.AugAssign) and type(node.op) in AUG_SWAPS:
+            between(node.target, node.value, *AUG_SWAPS[type(node.op)])
+        elif isinstance(node, ast.Constant) and type(node.value) is bool and node.lineno == node.end_lineno:
+            old = lines[node.lineno - 1][node.col_offset : node.end_col_offset]
+            if old in ("True", "False"):
+                sites.append(_Site(node.lineno, node.col_offset, node.end_col_offset, old, str(not node.value)))
         elif (isinstance(node, ast.Constant) and type(node.value) is int and node.lineno == node.end_lineno
               and id(node) not in docstring_nodes):
             old = lines[node.lineno - 1][node.col_offset : node.end_col_offset]

@@ -85,6 +85,11 @@ class ReviewOptions:
     # With both signals, whether surprise lines the written review looked at and did not flag become info
     # (off: on the tuning half, Qwen2.5-Coder-0.5B answered [] for nearly every function, hinted or not).
     demote_unconfirmed: bool = False
+    # Focused verification (both signals): each surprising line is put to the model as "is line N
+    # correct?"; a line whose log P(no) - log P(yes) reaches this is a warning, the others are info.
+    # None: no verification (a surprise finding's severity comes from its score alone). Set by the
+    # model's calibration (features/review_calibration.py).
+    verify_threshold: float | None = None
 
 
 @dataclass
@@ -95,6 +100,7 @@ class ReviewResult:
     notes: list[str] = field(default_factory=list)  # e.g. why the written review did not run
     surprise_ms: float = 0.0
     written_ms: float = 0.0
+    verify_ms: float = 0.0
 
 
 class ReviewModel(Protocol):
@@ -106,6 +112,9 @@ class ReviewModel(Protocol):
 
     def write(self, messages: list[dict], grammar: str, max_tokens: int, abort: threading.Event | None) -> str | None:
         """The model's answer constrained by `grammar`; None if aborted; WrittenReviewUnavailable."""
+
+    def yes_no(self, messages: list[dict], abort: threading.Event | None) -> float | None:
+        """log P(no) - log P(yes) for the answer's first word; None if aborted; WrittenReviewUnavailable."""
 
 
 # -- the review -------------------------------------------------------------
@@ -152,10 +161,23 @@ def review(
         result.written_ms = (time.perf_counter() - started) * 1000
         written = [_from_raw(raw, lines) for raw in parse_findings(answer)] if "written" in result.signals else None
 
+    verdicts: dict[int, float] = {}
+    if request.signals == "both" and options.verify_threshold is not None and surprising:
+        started = time.perf_counter()
+        verdicts = _verify(request, model, lines, first, last, surprising[: options.max_surprise_findings], abort, result)
+        result.verify_ms = (time.perf_counter() - started) * 1000
+        if verdicts is None:
+            return ReviewResult([], aborted=True)
+
     findings = list(written or [])
     for line in surprising[: options.max_surprise_findings]:
         finding = _surprise_finding(line, lines, options)
-        if written is not None and options.demote_unconfirmed:
+        if line.line in verdicts:
+            confirmed = verdicts[line.line] >= options.verify_threshold
+            finding = replace(finding, severity="warning" if confirmed else "info",
+                              message=finding.message + (" Asked about this line alone, the model judged it wrong."
+                                                         if confirmed else ""))
+        elif written is not None and options.demote_unconfirmed:
             finding = replace(finding, severity="info")
         findings.append(finding)
     result.findings = keep_relevant(findings, first, last, request.changed_lines)
@@ -167,16 +189,38 @@ def _surprising_lines(request, model, lines, first, last, options, abort) -> lis
     if scorer is None:
         return []
     region = (lines.start_of(first), lines.end_of(last))
-    tokens = score_tokens(request.text, scorer, region, abort, options.surprise_metric)
-    if tokens is None:
+    scored = scored_lines(request.text, request.language or request.path, scorer, region, options.surprise_metric, abort)
+    if scored is None:
         return None
     # Diff mode: candidates only on changed lines (the rest are context, not under review).
-    prose = prose_ranges(request.text, request.language or request.path)
-    candidates = [
-        line for line in line_scores(request.text, tokens, prose)
-        if request.changed_lines is None or line.line in request.changed_lines
-    ]
+    candidates = [line for line in scored if request.changed_lines is None or line.line in request.changed_lines]
     return surprising_lines(candidates, first, last, options.surprise_threshold, max(options.hint_lines, options.max_surprise_findings))
+
+
+def _verify(request, model, lines, first, last, candidates, abort, result) -> dict[int, float] | None:
+    """Each candidate line's log P(no) - log P(yes) when the model is asked whether it is correct."""
+    verdicts: dict[int, float] = {}
+    for line in candidates:
+        try:
+            answer = model.yes_no(verify_messages(request, lines, first, last, line.line), abort)
+        except WrittenReviewUnavailable as error:
+            if str(error) not in result.notes:
+                result.notes.append(str(error))
+            return verdicts
+        if answer is None:
+            return None
+        verdicts[line.line] = answer
+    return verdicts
+
+
+def scored_lines(text: str, language: str, scorer: SurpriseScorer, region: tuple[int, int] | None,
+                 metric: str, abort: threading.Event | None = None) -> list[LineSurprise] | None:
+    """Every line's surprise score (comments and docstrings left out); None if aborted.
+    The calibration scores its corpus through this too, so thresholds and reviews agree."""
+    tokens = score_tokens(text, scorer, region, abort, metric)
+    if tokens is None:
+        return None
+    return line_scores(text, tokens, prose_ranges(text, language))
 
 
 def _surprise_finding(line: LineSurprise, lines: "LineTable", options: ReviewOptions) -> Finding:
@@ -288,6 +332,7 @@ def review_all(
         combined.signals = tuple(dict.fromkeys(combined.signals + result.signals))
         combined.surprise_ms += result.surprise_ms
         combined.written_ms += result.written_ms
+        combined.verify_ms += result.verify_ms
     return combined
 
 
@@ -332,6 +377,18 @@ def review_messages(
         listed = ", ".join(f"{hint.line} (`{lines.text[hint.start:hint.end].strip()}`)" for hint in hints)
         parts += ["", f"A code model found these lines unusual; look at them closely: {listed}."]
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(parts)}]
+
+
+VERIFY_SYSTEM_PROMPT = "You are a careful code reviewer. Answer with one word: yes or no."
+
+
+def verify_messages(request: ReviewRequest, lines: "LineTable", first: int, last: int, line: int) -> list[dict]:
+    """The focused question about one line: the code first (shared by every question about it), then the line."""
+    numbered = "\n".join(f"{number:>4} | {lines.line_text(number)}" for number in range(first, last + 1))
+    language = request.language or "code"
+    question = (f"```\n{numbered}\n```\n\nLine {line} of this {language} is:\n```\n{lines.line_text(line).strip()}\n```\n"
+                f"Is line {line} correct (right operator, comparison, constant and condition)? Answer yes or no.")
+    return [{"role": "system", "content": VERIFY_SYSTEM_PROMPT}, {"role": "user", "content": question}]
 
 
 def _ranges(numbers: Sequence[int]) -> str:

@@ -16,6 +16,7 @@ prompt token with the next position's distribution unless the model adds a BOS t
 
 from __future__ import annotations
 
+import math
 import threading
 
 from lsp_server.backend.base import StopReason
@@ -64,6 +65,12 @@ class LocalReviewModel:
     def window_lines(self) -> int:
         return _window_lines(self.backend.context_size)
 
+    def calibration(self, abort: threading.Event | None = None, progress=None):
+        """This model's review thresholds (features/review_calibration.py): cached, or computed now."""
+        from lsp_server.features.review_calibration import calibration_for
+
+        return calibration_for(self, self.backend.model_path, abort=abort, progress=progress)
+
     def surprise_scorer(self) -> SurpriseScorer:
         backend = self.backend
         return SurpriseScorer(
@@ -98,9 +105,46 @@ class LocalReviewModel:
             return None
         return generation.text
 
-    def _plain_prompt(self, messages: list[dict]) -> list[int]:
+    def yes_no(self, messages: list[dict], abort: threading.Event | None) -> float | None:
+        """log P(no) - log P(yes) for the first token of the model's answer (both spellings,
+        "yes"/"Yes", "no"/"No"), read from one forward pass: the answer is constrained to
+        the two words by construction, so it always "parses". The prompt is scored with the
+        KV cache's common prefix reused, so questions about several lines of the same code
+        evaluate only the question after the first one."""
+        from lsp_server.engine import chat
+
+        backend = self.backend
+        try:
+            prompt = chat.chat_prompt(backend, messages)
+        except chat.ChatTemplateError:
+            prompt = self._plain_prompt(messages, "Answer (yes or no):")
+        if len(prompt) + 1 > backend.context_size:
+            raise WrittenReviewUnavailable(
+                f"the code is too long to ask about one line in a {backend.context_size}-token context; review less."
+            )
+        logprob = {}
+        for word in ("yes", "no"):
+            values = []
+            for token in self._answer_tokens(word):
+                scored = backend.token_scores([*prompt, token], abort=abort)
+                if scored is None:
+                    return None
+                values.append(scored[0][-1])
+            logprob[word] = _logsumexp(values)
+        return logprob["no"] - logprob["yes"]
+
+    def _answer_tokens(self, word: str) -> list[int]:
+        """The distinct first tokens of the answer's spellings ("yes", "Yes")."""
+        tokens = []
+        for spelling in (word, word.capitalize()):
+            ids = self.backend.tokenize(spelling)
+            if ids and ids[0] not in tokens:
+                tokens.append(ids[0])
+        return tokens
+
+    def _plain_prompt(self, messages: list[dict], cue: str = "Findings as JSON:") -> list[int]:
         """A base model: the messages as an instruction document; the grammar constrains the answer alike."""
-        text = "\n\n".join(message["content"] for message in messages) + "\n\nFindings as JSON:\n"
+        text = "\n\n".join(message["content"] for message in messages) + f"\n\n{cue}\n"
         return [*self._bos(), *self.backend.tokenize(text)]
 
 
@@ -146,3 +190,10 @@ class RemoteReviewModel:
         bos = self.backend.metadata.get("tokenizer.ggml.bos_token_id")
         adds_bos = str(self.backend.metadata.get("tokenizer.ggml.add_bos_token", "false")).lower() == "true"
         return [*((int(bos),) if bos is not None and adds_bos else ()), *self.backend.tokenize(text)]
+def _logsumexp(values: list[float]) -> float:
+    if not values:
+        return -math.inf
+    top = max(values)
+    if top == -math.inf:
+        return top
+    return top + math.log(sum(math.exp(value - top) for value in values))

@@ -24,6 +24,7 @@ from lsp_server.backend.probe import ProbeOutcome, decide as decide_extra_buffer
 from lsp_server.engine.scheduler import Scheduler
 from lsp_server.features.completion import CompletionEngine, CompletionRequest, CompletionResult
 from lsp_server.features.review import ReviewRequest, ReviewResult, review_all
+from lsp_server.features.review_calibration import calibrated_options
 from lsp_server.features.review_model import review_model_for
 from lsp_server.engine.families import Layout
 from lsp_server.settings import ModelChoice, Settings, resolve_layout, resolve_model
@@ -249,15 +250,21 @@ class Runtime:
             self.last_backend_error = None
         return result
 
-    def review(self, key: str, request: ReviewRequest) -> Future[ReviewResult | None]:
-        """Review on the worker as a background job: completions preempt it; a newer review of `key` supersedes."""
-        return self.scheduler.submit(("review", key), lambda abort: self._review(request, abort), background=True)
+    def review(self, key: str, request: ReviewRequest, progress=None) -> Future[ReviewResult | None]:
+        """Review on the worker as a background job: completions preempt it; a newer review of `key` supersedes.
+        `progress(done, total, what)` hears of the model's one-time calibration, if it runs."""
+        return self.scheduler.submit(("review", key), lambda abort: self._review(request, abort, progress),
+                                     background=True)
 
-    def _review(self, request: ReviewRequest, abort: threading.Event) -> ReviewResult:
+    def _review(self, request: ReviewRequest, abort: threading.Event, progress=None) -> ReviewResult:
         engine = self._engine
         if engine is None:
             return ReviewResult([], notes=["no model is loaded; see the earlier error message."])
-        return review_all(request, review_model_for(engine.backend), abort=abort)
+        model = review_model_for(engine.backend)
+        options = calibrated_options(model, abort, progress)
+        if options is None:
+            return ReviewResult([], aborted=True)
+        return review_all(request, model, options, abort=abort)
 
     def supersede(self, key: str) -> None:
         """Abort the running or queued completion for `key` (its answer is stale)."""

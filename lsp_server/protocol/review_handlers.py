@@ -74,8 +74,9 @@ class ReviewController:
         generation = self._generation.get(uri, 0) + 1
         self._generation[uri] = generation
         self._edits_during[uri] = []
-        future = server.runtime.review(uri, request)
-        progress = await self._begin_progress("seekcode: reviewing")
+        token: list[str | None] = [None]
+        future = server.runtime.review(uri, request, self._calibration_reporter(token))
+        progress = token[0] = await self._begin_progress("seekcode: reviewing")
         cancelled = []
         if progress is not None and progress in server.work_done_progress.tokens:
             def cancel(_: object) -> None:  # the user pressed cancel on the progress report
@@ -122,6 +123,23 @@ class ReviewController:
         if result.notes:
             answer["message"] = " ".join(result.notes)
         return answer
+
+    def _calibration_reporter(self, token: list[str | None]):
+        """A `progress(done, total, what)` for the worker thread: reports on the review's progress
+        token (once it exists) while the model's one-time calibration runs."""
+        loop = asyncio.get_running_loop()
+        server = self.server
+
+        def report(done: int, total: int, what: str) -> None:
+            if token[0] is None:
+                return
+            update = types.WorkDoneProgressReport(
+                message=f"calibrating the review for this model (once): {what}",
+                percentage=int(100 * done / max(total, 1)),
+            )
+            loop.call_soon_threadsafe(server.work_done_progress.report, token[0], update)
+
+        return report
 
     def _range_lines(self, document, lsp_range: types.Range) -> tuple[int, int]:
         start, end = lsp_range.start.line + 1, lsp_range.end.line + 1

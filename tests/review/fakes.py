@@ -28,6 +28,8 @@ class ScriptedModel:
         self.messages: list[list[dict]] = []
         self.grammars: list[str] = []
         self.scored: list[list[int]] = []
+        self.verdicts: dict[int, float] = {}
+        self.questions: list[list[dict]] = []
 
     def _id(self, text: str) -> int:
         if text not in self.ids:
@@ -59,6 +61,16 @@ class ScriptedModel:
 
     def surprise_scorer(self) -> SurpriseScorer:
         return SurpriseScorer(self.tokenize, self.piece, self.scores, self.context_size)
+
+    def yes_no(self, messages, abort: threading.Event | None):
+        """log P(no) - log P(yes): `verdicts` maps a line number to it (0.0 for other lines)."""
+        if not self.writes:
+            raise WrittenReviewUnavailable("this model has no chat template.")
+        if abort is not None and abort.is_set():
+            return None
+        self.questions.append(messages)
+        line = int(re.search(r"Is line (\d+) correct", messages[-1]["content"]).group(1))
+        return self.verdicts.get(line, 0.0)
 
     def write(self, messages, grammar, max_tokens, abort: threading.Event | None):
         if not self.writes:

@@ -210,3 +210,32 @@ def test_bad_arguments_are_invalid_params(start_server, tiny_gguf):
         client.open(URI, TEXT)
         review(client, scope="everything")
     assert error.value.code == -32602 and "scope" in error.value.message
+
+
+def test_the_first_review_calibrates_the_real_model_once_with_progress(start_server, tiny_gguf, tmp_path):
+    """The real tiny GGUF (nothing scripted): the first review runs the model's calibration,
+    reported on the review's progress, and caches it; the next review uses the cache."""
+    cache = tmp_path / "cache"
+    client = start_server(["--model", str(tiny_gguf), "--threads", "2", "--max-tokens", "8"],
+                          env={"SEEKCODE_CACHE_DIR": str(cache)})
+    client.initialize()
+    client.wait_model_ready()
+    client.open(URI, TEXT)
+
+    def calibrating():
+        return [n for n in client.notifications if n["method"] == "$/progress"
+                and "calibrating the review" in n["params"]["value"].get("message", "")]
+
+    answer = client.request("workspace/executeCommand",
+                            {"command": "seekcode.review", "arguments": [{"uri": URI, "scope": "file"}]}, timeout=600)
+    assert "findings" in answer
+    reports = calibrating()
+    assert reports, "the calibration reported progress"
+    percentages = [n["params"]["value"]["percentage"] for n in reports]
+    assert percentages == sorted(percentages) and 0 <= percentages[0] and percentages[-1] <= 100
+    [stored] = list((cache / "review-calibration").glob("*.json"))
+    assert json.loads(stored.read_text())["functions"] > 0
+    before = len(reports)
+    client.request("workspace/executeCommand",
+                   {"command": "seekcode.review", "arguments": [{"uri": URI, "scope": "file"}]}, timeout=600)
+    assert len(calibrating()) == before  # read from the cache: no second calibration
