@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 _SETTING_FLAGS = (
     "model", "context_size", "threads", "batch_size", "max_tokens", "temperature",
     "prefix_tokens", "suffix_tokens", "context_tokens", "fim_layout", "extra_buffer_types", "warm_places",
-    "backend_url", "backend_api_key_env", "backend_family", "backend_model",
+    "backend_url", "backend_api_key_env", "backend_family", "backend_model", "tests_timeout",
 )
 
 

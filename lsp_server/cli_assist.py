@@ -41,6 +41,8 @@ def add_tests_arguments(parser: argparse.ArgumentParser) -> None:
                         help="test framework (default auto: the project's)")
     parser.add_argument("--run", action="store_true",
                         help="run the new tests (executes code, in a subprocess) and keep only those that pass 3 times")
+    parser.add_argument("--timeout", type=float, dest="tests_timeout", metavar="SECONDS",
+                        help="with --run: stop a run of the tests after this long (default 60)")
     parser.add_argument("--apply", action="store_true", help="write the files instead of printing a diff")
 
 
@@ -88,6 +90,7 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def load_backend(settings: Settings):
@@ -148,6 +151,7 @@ def run_docstring(args: argparse.Namespace, settings: Settings) -> int:
             path, text, offset, language, writer, style=args.style, replace=args.replace, on_hole=progress
         )
     except DocstringError as error:
+        progress.close()  # before the message, so it does not land on the bar's line
         print(f"seekcode-lsp: {error}", file=sys.stderr)
         return 1
     finally:
@@ -182,8 +186,9 @@ def run_tests(args: argparse.Namespace, settings: Settings) -> int:
     if args.run:
         progress = _Progress("running tests")
         try:
-            result = run_and_filter(plan, result, on_run=progress)
+            result = run_and_filter(plan, result, timeout=settings.tests_timeout, on_run=progress)
         except TestsError as error:
+            progress.close()  # before the message, so it does not land on the bar's line
             print(f"seekcode-lsp: {error}", file=sys.stderr)
             return 1
         finally:

@@ -214,7 +214,8 @@ async def tests_workspace_edit(ls, argument: dict[str, Any]) -> tuple[dict[str, 
         if result is not None and run:
             progress.report(1, 2)
             # Generated code runs only here, in a subprocess, and only when tests.run is on.
-            result = await asyncio.get_running_loop().run_in_executor(None, _run_filter, plan, result)
+            result = await asyncio.get_running_loop().run_in_executor(
+                None, _run_filter, plan, result, ls.settings.tests_timeout)
     except asyncio.CancelledError:
         ls.runtime.cancel(future)
         raise
@@ -233,10 +234,10 @@ async def tests_workspace_edit(ls, argument: dict[str, Any]) -> tuple[dict[str, 
     return edit, result.notes
 
 
-def _run_filter(plan, result):
+def _run_filter(plan, result, timeout: float):
     from lsp_server.features.tests import run_and_filter
 
-    return run_and_filter(plan, result)
+    return run_and_filter(plan, result, timeout=timeout)
 
 
 async def docstring_workspace_edit(ls, argument: dict[str, Any]) -> dict[str, Any] | None:
