@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import os
 import re
 import shutil
@@ -31,7 +32,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lsp_server.engine.symbols import Symbol, first_syntax_error, language_of, parse, symbol_at
-from lsp_server.features.edits import FileEdit, TextEdit
+from lsp_server.features.edits import EditError, FileEdit, TextEdit, inside_root
+
+logger = logging.getLogger(__name__)
 
 FRAMEWORKS = ("pytest", "unittest", "jest", "vitest", "go", "rust", "junit5")
 FRAMEWORK_CHOICES = ("auto", *FRAMEWORKS)
@@ -205,15 +208,24 @@ def plan_tests(path: Path, text: str, offset: int, language: str, root: Path, fr
         raise TestsError("there is no function, method or class at the cursor; place it inside one.")
     if framework not in FRAMEWORK_CHOICES:
         raise TestsError(f"framework '{framework}' is not one of {', '.join(FRAMEWORK_CHOICES)}.")
+    _inside(path, root)
     chosen = detect_framework(path, grammar, root) if framework == "auto" else framework
     if chosen not in _FRAMEWORKS_BY_LANGUAGE[grammar]:
         raise TestsError(f"{chosen} does not test {grammar} code; use one of {', '.join(_FRAMEWORKS_BY_LANGUAGE[grammar])}.")
     names = _public_names(text, symbol, grammar)
     test_path, header = _test_file(path, text, grammar, root, chosen, names)
+    _inside(test_path, root)  # before reading it, generating, or running anything there
     existing = None
     if test_path.exists() and test_path.resolve() != path.resolve():
         existing = test_path.read_bytes().decode("utf-8")
     return TestsPlan(path, text, grammar, symbol, root, chosen, test_path, header, existing, names)
+
+
+def _inside(path: Path, root: Path) -> None:
+    try:
+        inside_root(path, root)
+    except EditError as error:
+        raise TestsError(str(error)) from None
 
 
 def _public_names(text: str, symbol: Symbol, grammar: str) -> tuple[str, ...]:
@@ -415,6 +427,7 @@ def run_and_filter(
                              "and were stopped; nothing was kept.")
         passing &= set(outcome.passed)
         if not passing:
+            logger.info("generated tests: run %d of %d kept none; its output ends:\n%s", number + 1, runs, outcome.output[-2000:])
             break
     dropped = [name for name in names if name not in passing]
     if not passing:

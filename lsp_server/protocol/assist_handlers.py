@@ -171,36 +171,41 @@ async def resolve_tests_action(ls, action: types.CodeAction) -> types.CodeAction
 
 
 def workspace_root(ls, path: Path) -> Path:
-    """The editor's workspace folder holding `path`, else the project root found from it."""
-    from lsp_server.cli_assist import project_root
+    from lsp_server.features.edits import EditError
+    from lsp_server.protocol.workspace import workspace_root as root_of
 
-    folders = [Path(to_fs_path(folder.uri) or "") for folder in (ls.workspace.folders or {}).values()]
-    if ls.workspace.root_path:
-        folders.append(Path(ls.workspace.root_path))
-    for folder in sorted(folders, key=lambda item: len(str(item)), reverse=True):
-        if str(folder) and path.resolve().is_relative_to(folder.resolve()):
-            return folder
-    return project_root(path)
+    try:
+        return root_of(ls, path)
+    except EditError as error:
+        raise AssistError(str(error)) from None
+
+
+def _check_file_in_workspace(ls, uri: str) -> None:
+    from lsp_server.features.edits import EditError
+    from lsp_server.protocol.workspace import check_file_in_workspace
+
+    try:
+        check_file_in_workspace(ls, uri)
+    except EditError as error:
+        raise AssistError(str(error)) from None
 
 
 async def tests_workspace_edit(ls, argument: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Write tests for `argument`'s symbol (and run them when tests.run is on); the edit
     creates or appends to the test file, which must lie inside the workspace."""
     from lsp_server.features.assist_jobs import tests_job
-    from lsp_server.features.edits import EditError, inside_root
     from lsp_server.features.tests import TestsError, plan_tests
 
     uri = argument.get("uri", "")
+    path = Path(to_fs_path(uri) or uri)
+    root = workspace_root(ls, path)  # before the file is read
     text, language, version = _document(ls, uri)
     offset = _offset(ls, text, argument.get("position") or {})
-    path = Path(to_fs_path(uri) or uri)
-    root = workspace_root(ls, path)
     # Generated code runs only under the tests.run setting; the argument can turn a run off, never on.
     run = ls.settings.tests_run and bool(argument.get("run", True))
     try:
         plan = plan_tests(path, text, offset, language, root, argument.get("framework") or "auto")
-        inside_root(plan.test_path, root)
-    except (TestsError, EditError) as error:
+    except TestsError as error:
         raise AssistError(str(error)) from None
     test_uri = Path(os.path.abspath(plan.test_path)).as_uri()  # as workspace_edit spells it
     open_test = ls.documents.get(test_uri) if plan.test_path.resolve() != path.resolve() else None
@@ -245,6 +250,7 @@ async def docstring_workspace_edit(ls, argument: dict[str, Any]) -> dict[str, An
     from lsp_server.features.assist_jobs import docstring_job
 
     uri = argument.get("uri", "")
+    _check_file_in_workspace(ls, uri)
     text, language, version = _document(ls, uri)
     offset = _offset(ls, text, argument.get("position") or {})
     style = argument.get("style") or "auto"
