@@ -46,6 +46,13 @@ def add_tests_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--apply", action="store_true", help="write the files instead of printing a diff")
 
 
+def say(text: object) -> None:
+    """One line on stderr; model output and model-file text in it are shown escaped."""
+    from lsp_server.display import for_display
+
+    print(for_display(f"seekcode-lsp: {text}", keep_newlines=False), file=sys.stderr)
+
+
 def project_root(path: Path) -> Path:
     """The nearest directory above `path` holding a project marker (.git, pyproject.toml, ...)."""
     resolved = path.resolve()
@@ -108,7 +115,7 @@ def load_backend(settings: Settings):
         return LocalBackend(choice.path, backend_options(settings)), choice
     except ModelLoadError as error:
         logger.info("model load failed: %s", error.reason)
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        say(error)
         return None, choice
 
 
@@ -118,17 +125,18 @@ def emit(file_edits, root: Path, apply: bool) -> int:
     try:
         if apply:
             for written in write_atomic(file_edits, root):
-                print(f"seekcode-lsp: wrote {written}", file=sys.stderr)
+                say(f"wrote {written}")
         else:
             sys.stdout.write(unified_diff(file_edits, root))
             sys.stdout.flush()
     except EditError as error:
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        say(error)
         return 1
     return 0
 
 
 def run_docstring(args: argparse.Namespace, settings: Settings) -> int:
+    from lsp_server.engine.chat import ChatTemplateError
     from lsp_server.features.docstring import DocstringError, docstring_for_file
     from lsp_server.features.runtime import engine_layout
     from lsp_server.features.writers import writer_for
@@ -139,7 +147,7 @@ def run_docstring(args: argparse.Namespace, settings: Settings) -> int:
 
         plan_docstring(text, offset, language, style=args.style, replace=args.replace)  # fail before loading
     except DocstringError as error:
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        say(error)
         return 1
     backend, choice = load_backend(settings)
     if backend is None:
@@ -150,9 +158,9 @@ def run_docstring(args: argparse.Namespace, settings: Settings) -> int:
         file_edit, _ = docstring_for_file(
             path, text, offset, language, writer, style=args.style, replace=args.replace, on_hole=progress
         )
-    except DocstringError as error:
+    except (DocstringError, ChatTemplateError) as error:
         progress.close()  # before the message, so it does not land on the bar's line
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        say(error)
         return 1
     finally:
         progress.close()
@@ -161,6 +169,7 @@ def run_docstring(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_tests(args: argparse.Namespace, settings: Settings) -> int:
+    from lsp_server.engine.chat import ChatTemplateError
     from lsp_server.features.runtime import engine_layout
     from lsp_server.features.test_writers import test_writer_for
     from lsp_server.features.tests import TestsError, generate_tests, plan_tests, run_and_filter
@@ -170,7 +179,7 @@ def run_tests(args: argparse.Namespace, settings: Settings) -> int:
     try:
         plan = plan_tests(path, text, offset, language, root, args.framework)
     except TestsError as error:
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        say(error)
         return 1
     backend, choice = load_backend(settings)
     if backend is None:
@@ -178,8 +187,8 @@ def run_tests(args: argparse.Namespace, settings: Settings) -> int:
     try:
         writer = test_writer_for(backend, layout=engine_layout(settings, choice), settings=settings)
         result = generate_tests(plan, writer)
-    except TestsError as error:
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+    except (TestsError, ChatTemplateError) as error:
+        say(error)
         return 1
     finally:
         backend.close()
@@ -189,10 +198,10 @@ def run_tests(args: argparse.Namespace, settings: Settings) -> int:
             result = run_and_filter(plan, result, timeout=settings.tests_timeout, on_run=progress)
         except TestsError as error:
             progress.close()  # before the message, so it does not land on the bar's line
-            print(f"seekcode-lsp: {error}", file=sys.stderr)
+            say(error)
             return 1
         finally:
             progress.close()
     for note in result.notes:
-        print(f"seekcode-lsp: {note}", file=sys.stderr)
+        say(note)
     return emit([result.file_edit], root, args.apply)

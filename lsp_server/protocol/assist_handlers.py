@@ -20,6 +20,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from lsp_server.display import for_display
+from lsp_server.engine.chat import ChatTemplateError
 from lsp_server.engine.symbols import language_of
 from lsp_server.features.docstring import DocstringError, plan_docstring
 from lsp_server.features.edits import workspace_edit
@@ -46,7 +48,9 @@ def register_assist(server) -> None:
             argument = _single_argument(arguments, DOCSTRING_COMMAND)
             edit = await docstring_workspace_edit(ls, argument)
         except AssistError as error:
-            return {"applied": False, "message": str(error)}
+            return {"applied": False, "message": for_display(str(error))}
+        except ChatTemplateError as error:  # the model file's own template: its text is untrusted
+            return {"applied": False, "message": for_display(str(error))}
         except Exception as error:  # the server stays up; the user gets one line, the log the rest
             logger.exception("%s failed", DOCSTRING_COMMAND)
             return {"applied": False, "message": f"seekcode could not write the docstring ({type(error).__name__}); see the server log."}
@@ -58,13 +62,17 @@ def register_assist(server) -> None:
             argument = _single_argument(arguments, TESTS_COMMAND)
             edit, notes = await tests_workspace_edit(ls, argument)
         except AssistError as error:
-            return {"applied": False, "message": str(error)}
+            return {"applied": False, "message": for_display(str(error))}
+        except ChatTemplateError as error:
+            return {"applied": False, "message": for_display(str(error))}
         except Exception as error:
             logger.exception("%s failed", TESTS_COMMAND)
             return {"applied": False, "message": f"seekcode could not write tests ({type(error).__name__}); see the server log."}
         answer = await apply(ls, edit, "Generate tests")
         if notes:
             answer["message"] = "; ".join(notes) if answer.get("applied") else answer.get("message", "")
+        if "message" in answer:
+            answer["message"] = for_display(answer["message"])
         return answer
 
 
@@ -148,7 +156,7 @@ async def resolve_docstring_action(ls, action: types.CodeAction) -> types.CodeAc
     data = action.data if isinstance(action.data, dict) else {}
     try:
         edit = await docstring_workspace_edit(ls, data)
-    except AssistError as error:
+    except (AssistError, ChatTemplateError) as error:
         ls.show_message(f"seekcode: {error}", types.MessageType.Warning)
         return action
     if edit is not None:
@@ -160,7 +168,7 @@ async def resolve_tests_action(ls, action: types.CodeAction) -> types.CodeAction
     data = action.data if isinstance(action.data, dict) else {}
     try:
         edit, _ = await tests_workspace_edit(ls, data)
-    except AssistError as error:
+    except (AssistError, ChatTemplateError) as error:
         ls.show_message(f"seekcode: {error}", types.MessageType.Warning)
         return action
     action.edit = _structure_edit(ls, edit)
@@ -304,7 +312,7 @@ async def apply(ls, edit: dict[str, Any] | None, label: str) -> dict[str, Any]:
     applied = bool(getattr(result, "applied", False))
     answer: dict[str, Any] = {"applied": applied}
     if not applied:
-        answer["message"] = getattr(result, "failure_reason", None) or "the editor refused the edit."
+        answer["message"] = for_display(getattr(result, "failure_reason", None) or "the editor refused the edit.")
     return answer
 
 
