@@ -96,7 +96,7 @@ def position_after(text: str) -> tuple[int, int]:
 
 
 def typing_storm(client: TimedClient, rate: float, seconds: float, review_every: float = 5.0,
-                 target: str = "other") -> dict[str, Any]:
+                 target: str = "other", assist_count: int | None = None) -> dict[str, Any]:
     text = SEED_TEXT
     client.open(URI, text)
     client.open(OTHER_URI, OTHER_TEXT)
@@ -137,7 +137,7 @@ def typing_storm(client: TimedClient, rate: float, seconds: float, review_every:
         text += char
         line, character = position_after(text)
         sent[client.inline_async(URI, line, character)] = time.monotonic()
-        if time.monotonic() >= next_review:
+        if time.monotonic() >= next_review and (assist_count is None or len(reviews) < assist_count):
             next_review += review_every
             review_id = client.request_async("workspace/executeCommand",
                                              {"command": "seekcode.review", "arguments": [{"uri": assist_uri}]})
@@ -251,6 +251,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--documents", type=int, default=50)
     parser.add_argument("--document-mb", type=float, default=1.0)
+    parser.add_argument("--log-file", help="the server's log (one per part: PART is appended to the name)")
+    parser.add_argument("--assist-every", type=float, default=5.0, help="seconds between review+docstring requests")
+    parser.add_argument("--assist-count", type=int, help="send only this many review+docstring pairs (default: no limit)")
     parser.add_argument("--skip", choices=["storm", "storm_same_document", "workspace"], action="append", default=[])
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -261,14 +264,16 @@ def main() -> int:
         if part in args.skip:
             continue
         client = TimedClient(["--model", args.model, "--threads", str(args.threads), "--max-tokens", str(args.max_tokens)],
-                             env={"SEEKCODE_MODEL": "", "SEEKCODE_DEBUG_REQUESTS": "1"})
+                             env={"SEEKCODE_MODEL": "", "SEEKCODE_DEBUG_REQUESTS": "1"},
+                             log_path=Path(f"{args.log_file}.{part}") if args.log_file else None)
         try:
             client.initialize()
             if Path(args.model).exists():  # a missing model measures the protocol alone (empty answers)
                 client.wait_model_ready(timeout=300)
             if part.startswith("storm"):
                 target = "same" if part == "storm_same_document" else "other"
-                results[part] = typing_storm(client, args.rate, args.seconds, target=target)
+                results[part] = typing_storm(client, args.rate, args.seconds, args.assist_every, target=target,
+                                             assist_count=args.assist_count)
                 print(json.dumps({part: {k: v for k, v in results[part].items() if not k.endswith("_results")}}), flush=True)
             else:
                 results["workspace"] = big_workspace(client, args.documents, args.document_mb)

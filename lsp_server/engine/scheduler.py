@@ -17,9 +17,11 @@ alone would starve background work forever: each restart re-evaluates its prompt
 preempted before it gets anywhere, and with a model slower than typing the worker is never
 idle, so it would not even start. So a background job preempted `SHIELD_AFTER` times, or
 queued for `SHIELD_GAP_SECONDS`, runs its next turn first and shielded: foreground jobs
-queue behind it for at most `SHIELD_SECONDS`, then preempt it as usual, and shielded turns are at least `SHIELD_GAP_SECONDS` apart, which
-caps background work at about a quarter of a busy worker's time. Jobs that resume where
-they stopped (docstrings, tests) finish after a few turns.
+queue behind it for `SHIELD_SECONDS` (doubling with each of its shielded turns, up to
+`SHIELD_MAX_SECONDS`, as a slow model's prompt may take that long to evaluate), then preempt
+it as usual. After a shielded turn the next one waits `SHIELD_GAP_FACTOR` times its length,
+which caps background work at about a quarter of a busy worker's time. A job that needs
+little finishes in its first turn; a keystroke waits at most one turn.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SHIELD_AFTER = 2  # preemptions of one background job before its turns are shielded
-SHIELD_SECONDS = 0.5  # a shielded turn's length before a waiting foreground job preempts it
-SHIELD_GAP_SECONDS = 1.5  # from the end of one shielded turn to the start of the next
+SHIELD_SECONDS = 0.5  # a job's first shielded turn; each next one is twice as long, up to
+SHIELD_MAX_SECONDS = 8.0  # (a slow model's prompt alone can take seconds to evaluate)
+SHIELD_GAP_SECONDS = 1.5  # queued this long, a background job is starved; and the pause
+SHIELD_GAP_FACTOR = 3  # after a shielded turn is this many times the turn's length
 Job = Callable[[threading.Event], T]
 
 
@@ -54,6 +58,7 @@ class _Task(Generic[T]):
     runs: int = 0
     preemptions: int = 0
     shielded_until: float = 0.0  # monotonic time until which this run is not preempted
+    shielded_turns: int = 0
     timer_run: int = 0  # the run a delayed preemption is armed for
     queued_at: float = field(default_factory=time.monotonic)
 
@@ -172,10 +177,12 @@ class Scheduler:
             self._pending.remove(task)
             self._running = task
             if task.background and self._is_starved(task, now) and now >= self._next_shield:
-                task.shielded_until = now + SHIELD_SECONDS
-                self._next_shield = task.shielded_until + SHIELD_GAP_SECONDS
+                length = min(SHIELD_SECONDS * 2 ** task.shielded_turns, SHIELD_MAX_SECONDS)
+                task.shielded_turns += 1
+                task.shielded_until = now + length
+                self._next_shield = task.shielded_until + SHIELD_GAP_FACTOR * length
                 logger.info("background job for %s runs shielded for %.1f s after %d preemptions",
-                            task.key, SHIELD_SECONDS, task.preemptions)
+                            task.key, length, task.preemptions)
             else:
                 task.shielded_until = 0.0
             return task
