@@ -47,9 +47,7 @@ def register_assist(server) -> None:
         try:
             argument = _single_argument(arguments, DOCSTRING_COMMAND)
             edit = await docstring_workspace_edit(ls, argument)
-        except AssistError as error:
-            return {"applied": False, "message": for_display(str(error))}
-        except ChatTemplateError as error:  # the model file's own template: its text is untrusted
+        except (AssistError, ChatTemplateError) as error:  # a template's words come from the model file
             return {"applied": False, "message": for_display(str(error))}
         except Exception as error:  # the server stays up; the user gets one line, the log the rest
             logger.exception("%s failed", DOCSTRING_COMMAND)
@@ -61,9 +59,7 @@ def register_assist(server) -> None:
         try:
             argument = _single_argument(arguments, TESTS_COMMAND)
             edit, notes = await tests_workspace_edit(ls, argument)
-        except AssistError as error:
-            return {"applied": False, "message": for_display(str(error))}
-        except ChatTemplateError as error:
+        except (AssistError, ChatTemplateError) as error:
             return {"applied": False, "message": for_display(str(error))}
         except Exception as error:
             logger.exception("%s failed", TESTS_COMMAND)
