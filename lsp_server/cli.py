@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lsp_server.cli_review import add_review_parser, run_review
-from lsp_server.display import SafeFormatter
+from lsp_server.display import SafeFormatter, for_display
 from lsp_server.settings import EXTRA_BUFFER_TYPES, FIM_LAYOUTS, Settings, SettingsError
 
 logger = logging.getLogger("lsp_server")
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 _SETTING_FLAGS = (
     "model", "context_size", "threads", "batch_size", "max_tokens", "temperature",
     "prefix_tokens", "suffix_tokens", "context_tokens", "fim_layout", "extra_buffer_types", "warm_places",
-    "backend_url", "backend_api_key_env", "backend_family", "backend_model",
+    "backend_url", "backend_api_key_env", "backend_family", "backend_model", "tests_timeout",
 )
 
 
@@ -165,11 +165,11 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
         else:
             probe = probe_machine(settings, choice)
             if probe.notice:
-                print(f"seekcode-lsp: {probe.notice}", file=sys.stderr)
+                print(for_display(f"seekcode-lsp: {probe.notice}", keep_newlines=False), file=sys.stderr)
             backend = LocalBackend(choice.path, backend_options(settings, probe))
     except ModelLoadError as error:
         logger.info("model load failed: %s", error.reason)
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        print(for_display(f"seekcode-lsp: {error}", keep_newlines=False), file=sys.stderr)
         return 1
     try:
         engine = CompletionEngine(backend, layout=engine_layout(settings, choice))
@@ -183,7 +183,7 @@ def run_complete(args: argparse.Namespace, settings: Settings) -> int:
         result = engine.complete(request)
     except BackendError as error:
         logger.info("remote completion failed: %s", error.reason)
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        print(for_display(f"seekcode-lsp: {error}", keep_newlines=False), file=sys.stderr)
         return 1
     finally:
         backend.close()
@@ -260,5 +260,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_review(args, settings)
         return run_server(args, settings)
     except (CliError, SettingsError) as error:
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        print(for_display(f"seekcode-lsp: {error}", keep_newlines=False), file=sys.stderr)
         return 2

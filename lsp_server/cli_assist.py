@@ -41,7 +41,16 @@ def add_tests_arguments(parser: argparse.ArgumentParser) -> None:
                         help="test framework (default auto: the project's)")
     parser.add_argument("--run", action="store_true",
                         help="run the new tests (executes code, in a subprocess) and keep only those that pass 3 times")
+    parser.add_argument("--timeout", type=float, dest="tests_timeout", metavar="SECONDS",
+                        help="with --run: stop a run of the tests after this long (default 60)")
     parser.add_argument("--apply", action="store_true", help="write the files instead of printing a diff")
+
+
+def say(text: object) -> None:
+    """One line on stderr; model output and model-file text in it are shown escaped."""
+    from lsp_server.display import for_display
+
+    print(for_display(f"seekcode-lsp: {text}", keep_newlines=False), file=sys.stderr)
 
 
 def project_root(path: Path) -> Path:
@@ -88,6 +97,7 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def load_backend(settings: Settings):
@@ -103,7 +113,7 @@ def load_backend(settings: Settings):
         raise CliError("no model is configured; pass --model FILE.gguf or set SEEKCODE_MODEL.") from None
     except ModelLoadError as error:
         logger.info("model load failed: %s", error.reason)
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        say(error)
         return None, None
 
 
@@ -113,18 +123,19 @@ def emit(file_edits, root: Path, apply: bool) -> int:
     try:
         if apply:
             for written in write_atomic(file_edits, root):
-                print(f"seekcode-lsp: wrote {written}", file=sys.stderr)
+                say(f"wrote {written}")
         else:
             sys.stdout.write(unified_diff(file_edits, root))
             sys.stdout.flush()
     except EditError as error:
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        say(error)
         return 1
     return 0
 
 
 def run_docstring(args: argparse.Namespace, settings: Settings) -> int:
     from lsp_server.backend.base import BackendError
+    from lsp_server.engine.chat import ChatTemplateError
     from lsp_server.features.docstring import DocstringError, docstring_for_file
     from lsp_server.features.runtime import engine_layout
     from lsp_server.features.writers import writer_for
@@ -135,7 +146,7 @@ def run_docstring(args: argparse.Namespace, settings: Settings) -> int:
 
         plan_docstring(text, offset, language, style=args.style, replace=args.replace)  # fail before loading
     except DocstringError as error:
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        say(error)
         return 1
     backend, choice = load_backend(settings)
     if backend is None:
@@ -146,8 +157,9 @@ def run_docstring(args: argparse.Namespace, settings: Settings) -> int:
         file_edit, _ = docstring_for_file(
             path, text, offset, language, writer, style=args.style, replace=args.replace, on_hole=progress
         )
-    except (DocstringError, BackendError) as error:
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+    except (DocstringError, BackendError, ChatTemplateError) as error:
+        progress.close()  # before the message, so it does not land on the bar's line
+        say(error)
         return 1
     finally:
         progress.close()
@@ -157,6 +169,7 @@ def run_docstring(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_tests(args: argparse.Namespace, settings: Settings) -> int:
     from lsp_server.backend.base import BackendError
+    from lsp_server.engine.chat import ChatTemplateError
     from lsp_server.features.runtime import engine_layout
     from lsp_server.features.test_writers import test_writer_for
     from lsp_server.features.tests import TestsError, generate_tests, plan_tests, run_and_filter
@@ -166,7 +179,7 @@ def run_tests(args: argparse.Namespace, settings: Settings) -> int:
     try:
         plan = plan_tests(path, text, offset, language, root, args.framework)
     except TestsError as error:
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+        say(error)
         return 1
     backend, choice = load_backend(settings)
     if backend is None:
@@ -174,20 +187,21 @@ def run_tests(args: argparse.Namespace, settings: Settings) -> int:
     try:
         writer = test_writer_for(backend, layout=engine_layout(settings, choice), settings=settings)
         result = generate_tests(plan, writer)
-    except (TestsError, BackendError) as error:
-        print(f"seekcode-lsp: {error}", file=sys.stderr)
+    except (TestsError, BackendError, ChatTemplateError) as error:
+        say(error)
         return 1
     finally:
         backend.close()
     if args.run:
         progress = _Progress("running tests")
         try:
-            result = run_and_filter(plan, result, on_run=progress)
+            result = run_and_filter(plan, result, timeout=settings.tests_timeout, on_run=progress)
         except TestsError as error:
-            print(f"seekcode-lsp: {error}", file=sys.stderr)
+            progress.close()  # before the message, so it does not land on the bar's line
+            say(error)
             return 1
         finally:
             progress.close()
     for note in result.notes:
-        print(f"seekcode-lsp: {note}", file=sys.stderr)
+        say(note)
     return emit([result.file_edit], root, args.apply)

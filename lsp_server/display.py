@@ -41,7 +41,9 @@ def contains_unsafe(text: str) -> bool:
 
 
 class SafeFormatter(logging.Formatter):
-    """A log formatter whose records (message, arguments, traceback) are `for_display`-safe."""
+    """A log formatter whose records (message, arguments, traceback) are `for_display`-safe.
+    Lines after a record's first are indented: a newline in untrusted text (a chat template,
+    a file name) cannot start what looks like a record of its own."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return for_display(super().format(record), LOG_RECORD_LIMIT)
+        return for_display(super().format(record), LOG_RECORD_LIMIT).replace("\n", "\n  ")

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from lsp_server import __version__
+from lsp_server.display import for_display
 from lsp_server.settings import ModelChoice, Settings, resolve_layout, resolve_model
 
 SAMPLE_PREFIX = "def add(a, b):\n    "
+NAME_LIMIT = 120  # characters of the GGUF's general.name shown
 SAMPLE_SUFFIX = "\n\n\nprint(add(1, 2))\n"
 SAMPLE_MAX_TOKENS = 16
 
@@ -34,7 +36,8 @@ class Report:
     problems: list[str] = field(default_factory=list)
 
     def line(self, text: str) -> None:
-        print(text, file=self.out)
+        # Model names, paths and llama.cpp's errors come from files the user may not have made.
+        print(for_display(text, keep_newlines=False), file=self.out)
 
     def problem(self, what: str, fix: str) -> None:
         self.problems.append(what)
@@ -99,6 +102,9 @@ def check_model(report: Report, settings: Settings, choice: ModelChoice, probe) 
     forced = resolve_layout(settings, choice)
     why = "the setting" if settings.fim_layout != "auto" else ("the bundled model's" if forced else "the family's")
     trained = training_context_length(choice.path)
+    name = backend.metadata.get("general.name")
+    if name:
+        report.line(f"  name: {for_display(name, NAME_LIMIT, keep_newlines=False)}")
     report.line(f"  family {engine.family.name}, FIM layout {layout} ({why}), loaded in {load_ms:.0f} ms")
     report.line(f"  context window {backend.context_size} tokens (asked {settings.context_size}, "
                 f"trained {trained if trained else 'unknown'})")

@@ -56,6 +56,7 @@ class Settings:
     # Run generated tests (executes code, in a subprocess in the project root) and keep only
     # those that pass three runs in a row. Off by default.
     tests_run: bool = False
+    tests_timeout: float = 60.0  # seconds one run of the generated tests may take before it is killed
     # Remote inference (backend/http.py): a URL selects it instead of the local model.
     backend_url: str | None = None
     backend_api_key_env: str = "SEEKCODE_API_KEY"  # the environment variable holding the bearer token
@@ -103,6 +104,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "warm_places": int,
     "review_trigger": str,
     "tests_run": bool,
+    "tests_timeout": float,
     "backend_url": (str, type(None)),
     "backend_api_key_env": str,
     "backend_api_key": (str, type(None)),
@@ -142,6 +144,7 @@ _MINIMUMS: dict[str, float] = {
     "context_tokens": 0,
     "anchor_step_lines": 1,
     "backend_timeout": 0.1,
+    "tests_timeout": 1.0,
     "warm_places": 0,
 }
 

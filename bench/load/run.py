@@ -4,11 +4,15 @@
         [--documents 50 --document-mb 1]
 
 1. Typing storm: `--rate` pairs per second of didChange (one character typed) followed by
-   inlineCompletion at the new cursor, for `--seconds`, with a `seekcode.review` of the
-   file and a `seekcode.generateDocstring` for its first function every 5 s. Reports completion latency (p50/p95 of every answer, and of answers
-   that carried a suggestion), how many answers were superseded (empty or cancelled),
-   the worker queue length sampled every 0.5 s (seekcode/debug/state), and the server's
-   RSS before and after.
+   inlineCompletion at the new cursor, for `--seconds`, with a `seekcode.review` and a
+   `seekcode.generateDocstring` every 5 s. Twice: "storm" aims them at another open
+   document (a docstring asked for, or a saved file reviewed, while typing goes on in
+   another file), "storm_same_document" at the document
+   being typed in (whose docstrings are refused, "document changed", by design). Reports
+   completion latency (p50/p95 of every answer, and of answers that carried a suggestion),
+   how many answers were superseded (empty or cancelled), reviews and docstrings answered,
+   applied and their latency, the worker queue length sampled every 0.5 s
+   (seekcode/debug/state), and the server's RSS before and after.
 2. Big workspace: `--documents` documents of `--document-mb` MB opened at once; the time
    until the server has them all, RSS growth, and completion latency in one of them
    against a single-document baseline.
@@ -37,6 +41,12 @@ from lsp_server.default_model import bundled_model_path  # noqa: E402
 from tests.lsp.lsp_client import LspClient  # noqa: E402
 
 URI = "file:///bench/storm.py"
+OTHER_URI = "file:///bench/other.py"
+OTHER_TEXT = (
+    "import json\n\n\ndef load_settings(path, defaults=None):\n    with open(path) as handle:\n"
+    "        values = json.load(handle)\n    return {**(defaults or {}), **values}\n\n\n"
+    "def save_settings(path, values):\n    with open(path, 'w') as handle:\n        json.dump(values, handle)\n"
+)
 SEED_TEXT = (
     "import os\n\n\ndef read_config(path):\n    with open(path) as handle:\n        return handle.read()\n\n\n"
     "def main():\n    config = read_config(os.environ['CONFIG'])\n    "
@@ -45,11 +55,16 @@ TYPED = "print(config.strip())\n    values = [line.split('=') for line in config
 
 
 class TimedClient(LspClient):
-    """Records when each response arrived."""
+    """Records when each response arrived; says yes to workspace/applyEdit (applies nothing)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.arrived: dict[Any, float] = {}
         super().__init__(*args, **kwargs)
+
+    def _answer(self, request: dict[str, Any]) -> Any:
+        if request["method"] == "workspace/applyEdit":
+            return {"applied": True}
+        return super()._answer(request)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if "method" not in message and "id" in message:
@@ -80,9 +95,12 @@ def position_after(text: str) -> tuple[int, int]:
     return len(lines) - 1, len(lines[-1])
 
 
-def typing_storm(client: TimedClient, rate: float, seconds: float, review_every: float = 5.0) -> dict[str, Any]:
+def typing_storm(client: TimedClient, rate: float, seconds: float, review_every: float = 5.0,
+                 target: str = "other", assist_count: int | None = None) -> dict[str, Any]:
     text = SEED_TEXT
     client.open(URI, text)
+    client.open(OTHER_URI, OTHER_TEXT)
+    assist_uri = OTHER_URI if target == "other" else URI
     line, character = position_after(text)
     client.inline(URI, line, character, timeout=120)  # warm: the first prompt is evaluated in full
     rss_before = rss_mb(client.process.pid)
@@ -119,16 +137,17 @@ def typing_storm(client: TimedClient, rate: float, seconds: float, review_every:
         text += char
         line, character = position_after(text)
         sent[client.inline_async(URI, line, character)] = time.monotonic()
-        if time.monotonic() >= next_review:
+        if time.monotonic() >= next_review and (assist_count is None or len(reviews) < assist_count):
             next_review += review_every
             review_id = client.request_async("workspace/executeCommand",
-                                             {"command": "seekcode.review", "arguments": [{"uri": URI}]})
+                                             {"command": "seekcode.review", "arguments": [{"uri": assist_uri}]})
             reviews[review_id] = time.monotonic()
             docstring_id = client.request_async("workspace/executeCommand", {
                 "command": "seekcode.generateDocstring",
-                "arguments": [{"uri": URI, "position": {"line": 3, "character": 5}}]})
+                "arguments": [{"uri": assist_uri, "position": {"line": 3, "character": 5}}]})
             docstrings[docstring_id] = time.monotonic()
     send_seconds = time.monotonic() - started
+    storm_end = time.monotonic()
     answers = {request_id: client.response(request_id, timeout=120) for request_id in sent}
     review_answers = {request_id: client.response(request_id, timeout=300) for request_id in reviews}
     docstring_answers = {request_id: client.response(request_id, timeout=300) for request_id in docstrings}
@@ -151,10 +170,19 @@ def typing_storm(client: TimedClient, rate: float, seconds: float, review_every:
         "latency_ms_max_all": round(max(all_latencies), 1),
         "latency_ms_p50_with_suggestion": round(percentile(with_items, 0.5), 1),
         "latency_ms_p95_with_suggestion": round(percentile(with_items, 0.95), 1),
+        "assist_target": target,
         "reviews": len(reviews),
+        # finished = a review that ran to its end (not superseded by the next one, not cancelled)
+        "reviews_finished": sum(1 for a in review_answers.values() if _review_finished(a)),
+        "reviews_finished_during_storm": sum(1 for i, a in review_answers.items()
+                                             if _review_finished(a) and client.arrived[i] <= storm_end),
         "review_ms": [round((client.arrived[i] - at) * 1000) for i, at in reviews.items()],
         "review_errors": sum(1 for answer in review_answers.values() if "error" in answer),
         "review_results": [answer.get("result") for answer in review_answers.values()],
+        "docstrings": len(docstrings),
+        "docstrings_applied": sum(1 for a in docstring_answers.values() if a.get("result", {}).get("applied")),
+        "docstrings_applied_during_storm": sum(1 for i, a in docstring_answers.items()
+                                               if a.get("result", {}).get("applied") and client.arrived[i] <= storm_end),
         "docstring_ms": [round((client.arrived[i] - at) * 1000) for i, at in docstrings.items()],
         "docstring_results": [answer.get("result", answer.get("error")) for answer in docstring_answers.values()],
         "rss_mb_every_10s": [round(rss) for at, rss in rss_samples if int((at - started) * 2) % 20 == 0],
@@ -163,6 +191,11 @@ def typing_storm(client: TimedClient, rate: float, seconds: float, review_every:
         "rss_mb_before": round(rss_before, 1),
         "rss_mb_after": round(rss_mb(client.process.pid), 1),
     }
+
+
+def _review_finished(answer: dict[str, Any]) -> bool:
+    result = answer.get("result") or {}
+    return "error" not in answer and not result.get("superseded") and not result.get("cancelled") and "message" not in result
 
 
 def big_workspace(client: TimedClient, documents: int, megabytes: float) -> dict[str, Any]:
@@ -218,23 +251,30 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--documents", type=int, default=50)
     parser.add_argument("--document-mb", type=float, default=1.0)
-    parser.add_argument("--skip", choices=["storm", "workspace"], action="append", default=[])
+    parser.add_argument("--log-file", help="the server's log (one per part: PART is appended to the name)")
+    parser.add_argument("--assist-every", type=float, default=5.0, help="seconds between review+docstring requests")
+    parser.add_argument("--assist-count", type=int, help="send only this many review+docstring pairs (default: no limit)")
+    parser.add_argument("--skip", choices=["storm", "storm_same_document", "workspace"], action="append", default=[])
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     load_start = os.getloadavg()
     results: dict[str, Any] = {"model": args.model, "threads": args.threads, "cpus": os.cpu_count(),
                                "loadavg_start": load_start}
-    for part in ("storm", "workspace"):
+    for part in ("storm", "storm_same_document", "workspace"):
         if part in args.skip:
             continue
         client = TimedClient(["--model", args.model, "--threads", str(args.threads), "--max-tokens", str(args.max_tokens)],
-                             env={"SEEKCODE_MODEL": "", "SEEKCODE_DEBUG_REQUESTS": "1"})
+                             env={"SEEKCODE_MODEL": "", "SEEKCODE_DEBUG_REQUESTS": "1"},
+                             log_path=Path(f"{args.log_file}.{part}") if args.log_file else None)
         try:
             client.initialize()
             if Path(args.model).exists():  # a missing model measures the protocol alone (empty answers)
                 client.wait_model_ready(timeout=300)
-            if part == "storm":
-                results["storm"] = typing_storm(client, args.rate, args.seconds)
+            if part.startswith("storm"):
+                target = "same" if part == "storm_same_document" else "other"
+                results[part] = typing_storm(client, args.rate, args.seconds, args.assist_every, target=target,
+                                             assist_count=args.assist_count)
+                print(json.dumps({part: {k: v for k, v in results[part].items() if not k.endswith("_results")}}), flush=True)
             else:
                 results["workspace"] = big_workspace(client, args.documents, args.document_mb)
         finally:

@@ -6,6 +6,7 @@ key/value section and stops as soon as the wanted keys are found.
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 from typing import BinaryIO
@@ -38,6 +39,29 @@ def read_metadata(path: Path, wanted: set[str]) -> dict[str, object]:
     return found
 
 
+def read_metadata_text(path: Path) -> dict[str, str]:
+    """Every scalar and string value, as text spelled the way llama.cpp's
+    `llama_model_meta_val_str` spells it (arrays are left out); strings that are not UTF-8
+    are decoded with replacement characters."""
+    found: dict[str, str] = {}
+    with path.open("rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise GgufHeaderError(f"{path} is not a GGUF file.")
+        if _unpack(handle, "<I") < 2:
+            raise GgufHeaderError(f"{path} is GGUF version 1; versions 2 and later are supported.")
+        _unpack(handle, "<Q")  # tensor count
+        for _ in range(_unpack(handle, "<Q")):
+            key = _read_string(handle)
+            value = _read_value(handle, _unpack(handle, "<I"), keep=True)
+            if isinstance(value, bool):
+                found[key] = "true" if value else "false"
+            elif isinstance(value, float):
+                found[key] = f"{value:f}"
+            elif value is not None:
+                found[key] = str(value)
+    return found
+
+
 def _unpack(handle: BinaryIO, fmt: str):
     size = struct.calcsize(fmt)
     data = handle.read(size)
@@ -48,10 +72,16 @@ def _unpack(handle: BinaryIO, fmt: str):
 
 def _read_string(handle: BinaryIO) -> str:
     length = _unpack(handle, "<Q")
+    if length > _remaining(handle):  # a crafted length would otherwise be allocated up front
+        raise GgufHeaderError("the GGUF header ends early (a string longer than the file).")
     data = handle.read(length)
     if len(data) != length:
         raise GgufHeaderError("the GGUF header ends early (truncated file).")
     return data.decode("utf-8", "replace")
+
+
+def _remaining(handle: BinaryIO) -> int:
+    return os.fstat(handle.fileno()).st_size - handle.tell()
 
 
 def _read_value(handle: BinaryIO, value_type: int, keep: bool) -> object:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lsp_server.backend.gguf_header import GgufHeaderError, read_metadata
+from lsp_server.backend.gguf_header import GgufHeaderError, read_metadata, read_metadata_text
 from lsp_server.backend.llama_params import llama_defaults
 from lsp_server.backend.places import ACTIVE_SEQUENCE, WarmPlaces
 from lsp_server.backend.base import (
@@ -134,6 +134,19 @@ def training_context_length(path: Path) -> int | None:
     return int(value) if isinstance(value, int) and value > 0 else None
 
 
+def _recovered_metadata(path: Path) -> dict[str, str]:
+    """The header's values as text, when llama-cpp-python dropped them all: it does that
+    when one string is not UTF-8, which would silently lose the chat template and tokens."""
+    try:
+        values = read_metadata_text(path)
+    except (GgufHeaderError, OSError) as error:
+        logger.warning("the metadata of %s cannot be read (%s); using none", path, error)
+        return {}
+    if values:
+        logger.warning("%s holds metadata text that is not UTF-8; read it with replacement characters", path)
+    return values
+
+
 class LocalBackend:
     """One llama.cpp model and context, with KV-prefix reuse between calls."""
 
@@ -152,6 +165,8 @@ class LocalBackend:
         places = affordable_warm_places(self.model_path, options)
         self._places = WarmPlaces(places) if places else None
         self._llama = _load_llama(self.model_path, options, places)
+        if not self._llama.metadata:
+            self._llama.metadata = _recovered_metadata(self.model_path)
         self._is_eog = import_llama_cpp().llama_vocab_is_eog
         self._vocab = self._llama._model.vocab
         self._piece_cache: dict[int, bytes] = {}

@@ -69,6 +69,9 @@ def inside_root(path: Path, root: Path) -> Path:
     resolved = Path(os.path.realpath(path))
     resolved_root = Path(os.path.realpath(root))
     if resolved != resolved_root and resolved_root not in resolved.parents:
+        if Path(os.path.abspath(root)) in Path(os.path.abspath(path)).parents:
+            raise EditError(f"{path} is outside the workspace {root} (a symbolic link leads to {resolved}); "
+                            "seekcode only edits files inside it.")
         raise EditError(f"{path} is outside the workspace {root}; seekcode only edits files inside it.")
     return resolved
 

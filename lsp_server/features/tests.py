@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,7 +32,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lsp_server.engine.symbols import Symbol, first_syntax_error, language_of, parse, symbol_at
-from lsp_server.features.edits import FileEdit, TextEdit
+from lsp_server.features.edits import EditError, FileEdit, TextEdit, inside_root
+
+logger = logging.getLogger(__name__)
 
 FRAMEWORKS = ("pytest", "unittest", "jest", "vitest", "go", "rust", "junit5")
 FRAMEWORK_CHOICES = ("auto", *FRAMEWORKS)
@@ -204,15 +208,24 @@ def plan_tests(path: Path, text: str, offset: int, language: str, root: Path, fr
         raise TestsError("there is no function, method or class at the cursor; place it inside one.")
     if framework not in FRAMEWORK_CHOICES:
         raise TestsError(f"framework '{framework}' is not one of {', '.join(FRAMEWORK_CHOICES)}.")
+    _inside(path, root)
     chosen = detect_framework(path, grammar, root) if framework == "auto" else framework
     if chosen not in _FRAMEWORKS_BY_LANGUAGE[grammar]:
         raise TestsError(f"{chosen} does not test {grammar} code; use one of {', '.join(_FRAMEWORKS_BY_LANGUAGE[grammar])}.")
     names = _public_names(text, symbol, grammar)
     test_path, header = _test_file(path, text, grammar, root, chosen, names)
+    _inside(test_path, root)  # before reading it, generating, or running anything there
     existing = None
     if test_path.exists() and test_path.resolve() != path.resolve():
         existing = test_path.read_bytes().decode("utf-8")
     return TestsPlan(path, text, grammar, symbol, root, chosen, test_path, header, existing, names)
+
+
+def _inside(path: Path, root: Path) -> None:
+    try:
+        inside_root(path, root)
+    except EditError as error:
+        raise TestsError(str(error)) from None
 
 
 def _public_names(text: str, symbol: Symbol, grammar: str) -> tuple[str, ...]:
@@ -364,21 +377,57 @@ class RunOutcome:
     passed: frozenset[str]
     failed: frozenset[str]
     output: str
+    timed_out: bool = False
+
+
+def timed_out(timeout: float) -> RunOutcome:
+    return RunOutcome(frozenset(), frozenset(), f"timed out after {timeout:g} s", timed_out=True)
+
+
+def run_bounded(command: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None) -> tuple[str, str] | None:
+    """(stdout, stderr) of `command`, or None when it outlived `timeout`: then it and every
+    process it started (its own session) are killed, so a hanging test leaves nothing behind."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_session(process)
+        return None
+    except BaseException:
+        _kill_session(process)
+        raise
+
+
+def _kill_session(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
+    try:
+        process.communicate(timeout=5)  # reap it; a grandchild that left the session may hold the pipes
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def run_and_filter(
     plan: TestsPlan, result: TestsResult, runs: int = RUNS_TO_KEEP, timeout: float = 60.0,
     python: str | None = None, on_run: Callable[[int, int], None] | None = None,
 ) -> TestsResult:
-    """Run the new tests `runs` times in a subprocess and keep those that passed every time."""
+    """Run the new tests `runs` times in a subprocess and keep those that passed every time;
+    a run that outlives `timeout` seconds is killed and nothing is kept."""
     names = test_names(result.code, plan)
     passing = set(names)
     for number in range(runs):
         if on_run is not None:
             on_run(number, runs)
         outcome = run_once(plan, result.code, timeout, python)
+        if outcome.timed_out:
+            raise TestsError(f"the generated tests were still running after {timeout:g} s (setting tests.timeout) "
+                             "and were stopped; nothing was kept.")
         passing &= set(outcome.passed)
         if not passing:
+            logger.info("generated tests: run %d of %d kept none; its output ends:\n%s", number + 1, runs, outcome.output[-2000:])
             break
     dropped = [name for name in names if name not in passing]
     if not passing:
@@ -406,11 +455,10 @@ def _run_rust(plan: TestsPlan, code: str, timeout: float) -> RunOutcome:
         relative = plan.path.resolve().relative_to(plan.root.resolve())
         (crate / relative).write_bytes(plan.file_edit(code).new_text().encode("utf-8"))
         command = ["cargo", "test", "--offline", "--", "--test-threads=1"]
-        try:
-            completed = subprocess.run(command, cwd=crate, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return RunOutcome(frozenset(), frozenset(), f"timed out after {timeout:.0f} s")
-        output = completed.stdout + completed.stderr
+        streams = run_bounded(command, crate, timeout)
+        if streams is None:
+            return timed_out(timeout)
+        output = streams[0] + streams[1]
         passed = {name.rsplit("::", 1)[-1] for name, verdict in re.findall(r"^test (\S+) \.\.\. (\w+)", output, re.M) if verdict == "ok"}
         failed = {name.rsplit("::", 1)[-1] for name, verdict in re.findall(r"^test (\S+) \.\.\. (\w+)", output, re.M) if verdict != "ok"}
         return RunOutcome(frozenset(passed - failed), frozenset(failed), output[-4000:])
@@ -431,12 +479,10 @@ def _run_python(plan: TestsPlan, code: str, timeout: float, python: str) -> RunO
         command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", f"--junitxml={report}", temporary]
         environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join(
             [str(plan.root), str(plan.root / "src")] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
-        try:
-            completed = subprocess.run(command, cwd=plan.root, capture_output=True, text=True, timeout=timeout, env=environment)
-            output = completed.stdout[-4000:] + completed.stderr[-2000:]
-        except subprocess.TimeoutExpired:
-            return RunOutcome(frozenset(), frozenset(), f"timed out after {timeout:.0f} s")
-        return _junit_outcome(report, output)
+        streams = run_bounded(command, plan.root, timeout, environment)
+        if streams is None:
+            return timed_out(timeout)
+        return _junit_outcome(report, streams[0][-4000:] + streams[1][-2000:])
     finally:
         Path(temporary).unlink(missing_ok=True)
         shutil.rmtree(report.parent, ignore_errors=True)

@@ -20,6 +20,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from lsp_server.display import for_display
+from lsp_server.engine.chat import ChatTemplateError
 from lsp_server.engine.symbols import language_of
 from lsp_server.backend.base import BackendError
 from lsp_server.features.docstring import DocstringError, plan_docstring
@@ -46,8 +48,8 @@ def register_assist(server) -> None:
         try:
             argument = _single_argument(arguments, DOCSTRING_COMMAND)
             edit = await docstring_workspace_edit(ls, argument)
-        except AssistError as error:
-            return {"applied": False, "message": str(error)}
+        except (AssistError, ChatTemplateError) as error:  # a template's words come from the model file
+            return {"applied": False, "message": for_display(str(error))}
         except Exception as error:  # the server stays up; the user gets one line, the log the rest
             logger.exception("%s failed", DOCSTRING_COMMAND)
             return {"applied": False, "message": f"seekcode could not write the docstring ({type(error).__name__}); see the server log."}
@@ -58,14 +60,16 @@ def register_assist(server) -> None:
         try:
             argument = _single_argument(arguments, TESTS_COMMAND)
             edit, notes = await tests_workspace_edit(ls, argument)
-        except AssistError as error:
-            return {"applied": False, "message": str(error)}
+        except (AssistError, ChatTemplateError) as error:
+            return {"applied": False, "message": for_display(str(error))}
         except Exception as error:
             logger.exception("%s failed", TESTS_COMMAND)
             return {"applied": False, "message": f"seekcode could not write tests ({type(error).__name__}); see the server log."}
         answer = await apply(ls, edit, "Generate tests")
         if notes:
             answer["message"] = "; ".join(notes) if answer.get("applied") else answer.get("message", "")
+        if "message" in answer:
+            answer["message"] = for_display(answer["message"])
         return answer
 
 
@@ -149,7 +153,7 @@ async def resolve_docstring_action(ls, action: types.CodeAction) -> types.CodeAc
     data = action.data if isinstance(action.data, dict) else {}
     try:
         edit = await docstring_workspace_edit(ls, data)
-    except AssistError as error:
+    except (AssistError, ChatTemplateError) as error:
         ls.show_message(f"seekcode: {error}", types.MessageType.Warning)
         return action
     if edit is not None:
@@ -161,7 +165,7 @@ async def resolve_tests_action(ls, action: types.CodeAction) -> types.CodeAction
     data = action.data if isinstance(action.data, dict) else {}
     try:
         edit, _ = await tests_workspace_edit(ls, data)
-    except AssistError as error:
+    except (AssistError, ChatTemplateError) as error:
         ls.show_message(f"seekcode: {error}", types.MessageType.Warning)
         return action
     action.edit = _structure_edit(ls, edit)
@@ -172,36 +176,41 @@ async def resolve_tests_action(ls, action: types.CodeAction) -> types.CodeAction
 
 
 def workspace_root(ls, path: Path) -> Path:
-    """The editor's workspace folder holding `path`, else the project root found from it."""
-    from lsp_server.cli_assist import project_root
+    from lsp_server.features.edits import EditError
+    from lsp_server.protocol.workspace import workspace_root as root_of
 
-    folders = [Path(to_fs_path(folder.uri) or "") for folder in (ls.workspace.folders or {}).values()]
-    if ls.workspace.root_path:
-        folders.append(Path(ls.workspace.root_path))
-    for folder in sorted(folders, key=lambda item: len(str(item)), reverse=True):
-        if str(folder) and path.resolve().is_relative_to(folder.resolve()):
-            return folder
-    return project_root(path)
+    try:
+        return root_of(ls, path)
+    except EditError as error:
+        raise AssistError(str(error)) from None
+
+
+def _check_file_in_workspace(ls, uri: str) -> None:
+    from lsp_server.features.edits import EditError
+    from lsp_server.protocol.workspace import check_file_in_workspace
+
+    try:
+        check_file_in_workspace(ls, uri)
+    except EditError as error:
+        raise AssistError(str(error)) from None
 
 
 async def tests_workspace_edit(ls, argument: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Write tests for `argument`'s symbol (and run them when tests.run is on); the edit
     creates or appends to the test file, which must lie inside the workspace."""
     from lsp_server.features.assist_jobs import tests_job
-    from lsp_server.features.edits import EditError, inside_root
     from lsp_server.features.tests import TestsError, plan_tests
 
     uri = argument.get("uri", "")
+    path = Path(to_fs_path(uri) or uri)
+    root = workspace_root(ls, path)  # before the file is read
     text, language, version = _document(ls, uri)
     offset = _offset(ls, text, argument.get("position") or {})
-    path = Path(to_fs_path(uri) or uri)
-    root = workspace_root(ls, path)
     # Generated code runs only under the tests.run setting; the argument can turn a run off, never on.
     run = ls.settings.tests_run and bool(argument.get("run", True))
     try:
         plan = plan_tests(path, text, offset, language, root, argument.get("framework") or "auto")
-        inside_root(plan.test_path, root)
-    except (TestsError, EditError) as error:
+    except TestsError as error:
         raise AssistError(str(error)) from None
     test_uri = Path(os.path.abspath(plan.test_path)).as_uri()  # as workspace_edit spells it
     open_test = ls.documents.get(test_uri) if plan.test_path.resolve() != path.resolve() else None
@@ -215,7 +224,8 @@ async def tests_workspace_edit(ls, argument: dict[str, Any]) -> tuple[dict[str, 
         if result is not None and run:
             progress.report(1, 2)
             # Generated code runs only here, in a subprocess, and only when tests.run is on.
-            result = await asyncio.get_running_loop().run_in_executor(None, _run_filter, plan, result)
+            result = await asyncio.get_running_loop().run_in_executor(
+                None, _run_filter, plan, result, ls.settings.tests_timeout)
     except asyncio.CancelledError:
         ls.runtime.cancel(future)
         raise
@@ -234,10 +244,10 @@ async def tests_workspace_edit(ls, argument: dict[str, Any]) -> tuple[dict[str, 
     return edit, result.notes
 
 
-def _run_filter(plan, result):
+def _run_filter(plan, result, timeout: float):
     from lsp_server.features.tests import run_and_filter
 
-    return run_and_filter(plan, result)
+    return run_and_filter(plan, result, timeout=timeout)
 
 
 async def docstring_workspace_edit(ls, argument: dict[str, Any]) -> dict[str, Any] | None:
@@ -245,6 +255,7 @@ async def docstring_workspace_edit(ls, argument: dict[str, Any]) -> dict[str, An
     from lsp_server.features.assist_jobs import docstring_job
 
     uri = argument.get("uri", "")
+    _check_file_in_workspace(ls, uri)
     text, language, version = _document(ls, uri)
     offset = _offset(ls, text, argument.get("position") or {})
     style = argument.get("style") or "auto"
@@ -298,7 +309,7 @@ async def apply(ls, edit: dict[str, Any] | None, label: str) -> dict[str, Any]:
     applied = bool(getattr(result, "applied", False))
     answer: dict[str, Any] = {"applied": applied}
     if not applied:
-        answer["message"] = getattr(result, "failure_reason", None) or "the editor refused the edit."
+        answer["message"] = for_display(getattr(result, "failure_reason", None) or "the editor refused the edit.")
     return answer
 
 

@@ -231,6 +231,13 @@ class ReviewController:
         return actions
 
     def _quick_fixes(self, document, lsp_range: types.Range) -> list[types.CodeAction]:
+        from lsp_server.features.edits import EditError
+        from lsp_server.protocol.workspace import check_file_in_workspace
+
+        try:
+            check_file_in_workspace(self.server, document.uri)
+        except EditError:
+            return []  # its suggestions stay diagnostics; an edit would leave the workspace
         actions = []
         for item in self.diagnostics.get(document.uri):
             if item.suggestion is None or item.last_line < lsp_range.start.line or item.first_line > lsp_range.end.line:

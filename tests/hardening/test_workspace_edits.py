@@ -2,8 +2,8 @@
 before anything is written (lsp_server/features/edits.py; the tests command plans its test file
 with features/tests.py and checks it the same way before generating).
 
-The LSP commands that produce these edits are not wired into the server on main yet (see
-/work/notes/harden.md), so these tests drive the feature layer the handlers call.
+This file drives the feature layer; test_workspace_escape.py does the same through the real
+server's commands and the CLI.
 """
 
 from __future__ import annotations
@@ -67,12 +67,10 @@ def test_one_bad_path_stops_the_whole_edit_before_the_first_write(layout):
 
 
 def test_the_planned_test_file_under_a_symlinked_tests_folder_is_refused(layout):
-    """The check the generateTests handler makes before generating anything."""
-    from lsp_server.features.tests import plan_tests
+    """Planning refuses it, before anything is read, generated or run there."""
+    from lsp_server.features.tests import TestsError, plan_tests
 
     workspace, outside = layout
     (workspace / "tests").symlink_to(outside, target_is_directory=True)
-    plan = plan_tests(workspace / "calc.py", SOURCE, SOURCE.index("add"), "python", workspace, "pytest")
-    assert plan.test_path.parent == workspace / "tests"  # the pytest convention: tests/test_calc.py
-    with pytest.raises(EditError, match="outside the workspace"):
-        inside_root(plan.test_path, workspace)
+    with pytest.raises(TestsError, match=r"tests/test_calc.py is outside the workspace .* \(a symbolic link leads to"):
+        plan_tests(workspace / "calc.py", SOURCE, SOURCE.index("add"), "python", workspace, "pytest")
