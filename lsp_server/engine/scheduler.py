@@ -11,17 +11,6 @@ Background jobs (`submit(..., background=True)`: reviews, docstrings, tests) yie
 every other job: a foreground job (a completion) queued while one runs aborts it and
 runs first; the background job then starts again from the beginning (its KV prefix is
 mostly still cached). Queued foreground jobs always run before queued background ones.
-
-Under a continuous storm of foreground jobs (typing at 100 characters a second) that
-alone would starve background work forever: each restart re-evaluates its prompt and is
-preempted before it gets anywhere, and with a model slower than typing the worker is never
-idle, so it would not even start. So a background job preempted `SHIELD_AFTER` times, or
-queued for `SHIELD_GAP_SECONDS`, runs its next turn first and shielded: foreground jobs
-queue behind it for `SHIELD_SECONDS` (doubling with each of its shielded turns, up to
-`SHIELD_MAX_SECONDS`, as a slow model's prompt may take that long to evaluate), then preempt
-it as usual. After a shielded turn the next one waits `SHIELD_GAP_FACTOR` times its length,
-which caps background work at about a quarter of a busy worker's time. A job that needs
-little finishes in its first turn; a keystroke waits at most one turn.
 """
 
 from __future__ import annotations
@@ -29,7 +18,6 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
@@ -38,12 +26,6 @@ from typing import Any, Generic, TypeVar
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-SHIELD_AFTER = 2  # preemptions of one background job before its turns are shielded
-SHIELD_SECONDS = 0.5  # a job's first shielded turn; each next one is twice as long, up to
-SHIELD_MAX_SECONDS = 8.0  # (a slow model's prompt alone can take seconds to evaluate)
-SHIELD_GAP_SECONDS = 1.5  # queued this long, a background job is starved; and the pause
-SHIELD_GAP_FACTOR = 3  # after a shielded turn is this many times the turn's length
 Job = Callable[[threading.Event], T]
 
 
@@ -56,11 +38,6 @@ class _Task(Generic[T]):
     background: bool = False
     preempted: bool = False  # aborted to let a foreground job run; it runs again afterwards
     runs: int = 0
-    preemptions: int = 0
-    shielded_until: float = 0.0  # monotonic time until which this run is not preempted
-    shielded_turns: int = 0
-    timer_run: int = 0  # the run a delayed preemption is armed for
-    queued_at: float = field(default_factory=time.monotonic)
 
 
 def _resolve(future: Future[Any], result: Any = None, error: BaseException | None = None) -> None:
@@ -80,7 +57,6 @@ class Scheduler:
         self._running: _Task[Any] | None = None
         self._condition = threading.Condition()
         self._closed = False
-        self._next_shield = 0.0  # monotonic time before which no turn is shielded
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
@@ -98,31 +74,10 @@ class Scheduler:
             self._pending.append(task)
             running = self._running
             if not background and running is not None and running.background and not running.abort.is_set():
-                shield_left = running.shielded_until - time.monotonic()
-                if shield_left > 0:
-                    self._preempt_later(running, running.runs, shield_left)
-                else:
-                    self._preempt(running)
+                running.preempted = True
+                running.abort.set()
             self._condition.notify()
         return task.future
-
-    def _preempt(self, task: _Task[Any]) -> None:
-        task.preempted = True
-        task.preemptions += 1
-        task.abort.set()
-
-    def _preempt_later(self, task: _Task[Any], run: int, delay: float) -> None:
-        def preempt() -> None:
-            with self._condition:
-                waiting = any(not queued.background for queued in self._pending)
-                if self._running is task and task.runs == run and waiting and not task.abort.is_set():
-                    self._preempt(task)
-
-        if task.timer_run != run:  # one timer per shielded turn
-            task.timer_run = run
-            timer = threading.Timer(delay, preempt)
-            timer.daemon = True
-            timer.start()
 
     def cancel(self, future: Future[Any]) -> None:
         """Drop the job behind `future` if queued, abort it if running."""
@@ -172,31 +127,10 @@ class Scheduler:
                 self._condition.wait()
             if self._closed:
                 return None
-            now = time.monotonic()
-            task = self._starved(now) or next((task for task in self._pending if not task.background), self._pending[0])
+            task = next((task for task in self._pending if not task.background), self._pending[0])
             self._pending.remove(task)
             self._running = task
-            if task.background and self._is_starved(task, now) and now >= self._next_shield:
-                length = min(SHIELD_SECONDS * 2 ** task.shielded_turns, SHIELD_MAX_SECONDS)
-                task.shielded_turns += 1
-                task.shielded_until = now + length
-                self._next_shield = task.shielded_until + SHIELD_GAP_FACTOR * length
-                logger.info("background job for %s runs shielded for %.1f s after %d preemptions",
-                            task.key, length, task.preemptions)
-            else:
-                task.shielded_until = 0.0
             return task
-
-    @staticmethod
-    def _is_starved(task: _Task[Any], now: float) -> bool:
-        return task.preemptions >= SHIELD_AFTER or now - task.queued_at >= SHIELD_GAP_SECONDS
-
-    def _starved(self, now: float) -> _Task[Any] | None:
-        """A background job whose shielded turn is due: preempted again and again, or
-        waiting behind a worker that foreground jobs keep busy (a model slower than typing)."""
-        if now < self._next_shield:
-            return None
-        return next((task for task in self._pending if task.background and self._is_starved(task, now)), None)
 
     def _requeue_if_preempted(self, task: _Task[Any]) -> bool:
         """Put a preempted background job back in the queue to run again; True if it was."""
@@ -205,7 +139,6 @@ class Scheduler:
                 return False
             task.preempted = False
             task.abort = threading.Event()
-            task.queued_at = time.monotonic()
             self._pending.append(task)
             return True
 
