@@ -32,7 +32,7 @@ export interface ServerSettings {
   enabled?: boolean;
   languages?: Record<string, boolean>;
   review?: { trigger: string };
-  tests?: { run: boolean };
+  tests?: { run?: boolean; timeout?: number };
   backend?: BackendSettings;
 }
 
@@ -125,15 +125,30 @@ export function serverSettings(config: ConfigReader): MappedSettings {
   if (trigger !== undefined) {
     settings.review = { trigger };
   }
-  const runTests = config.get<unknown>('tests.run');
-  if (typeof runTests === 'boolean') {
-    settings.tests = { run: runTests };
+  const tests = testsSettings(config, problems);
+  if (Object.keys(tests).length > 0) {
+    settings.tests = tests;
   }
   const backend = backendSettings(config, problems);
   if (Object.keys(backend).length > 0) {
     settings.backend = backend;
   }
   return { settings, problems };
+}
+
+function testsSettings(config: ConfigReader, problems: string[]): { run?: boolean; timeout?: number } {
+  const tests: { run?: boolean; timeout?: number } = {};
+  const run = config.get<unknown>('tests.run');
+  if (typeof run === 'boolean') {
+    tests.run = run;
+  }
+  const timeout = config.get<unknown>('tests.timeout');
+  if (typeof timeout === 'number' && timeout >= 1) {
+    tests.timeout = timeout;
+  } else if (timeout !== undefined && timeout !== null && timeout !== '') {
+    problems.push(`seekcode.tests.timeout must be a number of seconds of at least 1, not ${JSON.stringify(timeout)}; the server's default is used.`);
+  }
+  return tests;
 }
 
 function backendSettings(config: ConfigReader, problems: string[]): BackendSettings {

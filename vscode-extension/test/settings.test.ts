@@ -53,6 +53,14 @@ describe('serverSettings', () => {
     assert.match(bad.problems[1], /seekcode\.backend\.timeout must be a number of seconds/);
   });
 
+  it('passes tests.timeout to the server and names a bad one', () => {
+    const good = serverSettings(objectReader({ 'tests.run': true, 'tests.timeout': 5 }));
+    assert.deepStrictEqual(good.settings.tests, { run: true, timeout: 5 });
+    const bad = serverSettings(objectReader({ 'tests.timeout': 0 }));
+    assert.strictEqual(bad.settings.tests, undefined);
+    assert.match(bad.problems[0], /seekcode\.tests\.timeout must be a number of seconds of at least 1/);
+  });
+
   it('reads nested objects the way VS Code returns a whole section', () => {
     const { settings } = serverSettings(objectReader({ review: { trigger: 'off' }, tests: { run: false } }));
     assert.deepStrictEqual(settings, { review: { trigger: 'off' }, tests: { run: false } });
