@@ -4,6 +4,7 @@ runs are real pytest subprocesses on a tiny project."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -160,3 +161,55 @@ def test_nothing_repairable_is_still_a_clear_error(tmp_path):
     with pytest.raises(TestsError, match="none of the 2 generated tests passed 3 runs in a row; nothing was kept"):
         repaired(tmp_path, "def test_bad():\n    assert half(1) == 0.25\n\n\n"
                            "def test_fraction():\n    from shapes import half\n    assert half(1) == 0.25\n")
+
+
+# -- tests a base model can write: one call with literal arguments per test ---------------------
+
+
+def test_parameter_kinds_come_from_annotations_defaults_uses_and_names():
+    import ast as python_ast
+
+    from lsp_server.features.test_writers import parameter_kinds
+
+    function = python_ast.parse(
+        "def f(data, text, width=70, flag=None, *rest, scale: float, key=lambda v: v):\n"
+        "    for item in data:\n        pass\n    return text.strip()\n"
+    ).body[0]
+    assert parameter_kinds(function) == (["list", "string", "number", "arg", "arg", "arg"], 2)
+    method = python_ast.parse("def m(self, n, s):\n    return s.split()[n - 1]\n").body[0]
+    assert parameter_kinds(method) == (["number", "string"], 2)
+
+
+def test_call_grammar_is_accepted_by_llama_cpp_and_written_tests_parse(tmp_path, bundled_gguf):
+    from lsp_server.backend.local import BackendOptions, LocalBackend
+    from lsp_server.features.test_writers import call_grammar, test_writer_for
+
+    source = "def clamp(value, low=0, high=10):\n    if value < low:\n        return low\n    return min(value, high)\n"
+    (tmp_path / "setup.py").write_text("", encoding="utf-8")
+    (tmp_path / "ranges.py").write_text(source, encoding="utf-8")
+    plan = plan_tests(tmp_path / "ranges.py", source, source.index("if value"), "python", tmp_path)
+    grammar = call_grammar(plan, unittest=False)
+    assert grammar.startswith('root ::= number (", " number (", " number)?)? ") == " value "\\n"\n')
+    backend = LocalBackend(bundled_gguf, BackendOptions(context_size=1024, threads=2))
+    try:
+        written = generate_tests(plan, test_writer_for(backend))
+        kept = run_and_filter(plan, written, timeout=120)
+    finally:
+        backend.close()
+    lines = [line for line in written.code.splitlines() if line.strip()]
+    assert lines[0] == "def test_clamp():" and len(lines) % 2 == 0
+    for header, body in zip(lines[::2], lines[1::2]):
+        assert re.fullmatch(r"def test_clamp(_\d)?\(\):", header)
+        assert re.fullmatch(r"    assert clamp\(-?[\d.]+(, -?[\d.]+){0,2}\) == .+", body), body
+    # numbers in, numbers out: every call returns a literal, so every test is kept, pinned to the code
+    assert kept.kept == len(lines) // 2 and kept.dropped == 0
+    for call, value in re.findall(r"assert (clamp\(.*\)) == (.+)", kept.code):
+        namespace: dict = {}
+        exec(source, namespace)
+        assert eval(call, namespace) == python_ast_literal(value)
+
+
+def python_ast_literal(text: str):
+    import ast as python_ast
+
+    return python_ast.literal_eval(text)
