@@ -36,7 +36,7 @@ EQUAL_METHODS = ("assertEqual", "assertEquals", "assertAlmostEqual", "assertAlmo
 RAISES_CONTEXTS = ("raises", "assertRaises")
 EXPECTS_ERROR = re.compile(r"rais|error|except|invalid|fail|bad|wrong|illegal|reject", re.I)
 # Raised by a mistake in the test itself, never the behaviour a test means to pin.
-TEST_MISTAKES = ("NameError", "UnboundLocalError", "ImportError", "ModuleNotFoundError", "SyntaxError",
+TEST_MISTAKES = ("TypeError (wrong call)", "NameError", "UnboundLocalError", "ImportError", "ModuleNotFoundError", "SyntaxError",
                  "AssertionError", "RecursionError", "SystemExit", "KeyboardInterrupt")
 MAX_LITERAL = 300  # a longer repr would make an unreadable test
 PROBE = "__seekcode_probe__"
@@ -257,6 +257,8 @@ _RUNNER = r'''
 import ast, builtins, json, sys, types
 
 RECORDS = open(sys.argv[1], "a", encoding="utf-8")
+SIGNATURE_MISTAKE = __import__("re").compile(
+    r"unexpected keyword argument|positional argument|required (keyword|positional)|takes (from )?\d+|missing \d+ required")
 
 
 def _emit(entry):
@@ -265,6 +267,8 @@ def _emit(entry):
 
 
 def _exception_name(error, namespace):
+    if isinstance(error, TypeError) and SIGNATURE_MISTAKE.search(str(error)):
+        return "TypeError (wrong call)"  # the test called it wrongly: never an expected error
     for cls in type(error).__mro__:
         if getattr(builtins, cls.__name__, None) is cls or namespace.get(cls.__name__) is cls:
             return cls.__name__

@@ -47,11 +47,21 @@ def test_messages(plan: TestsPlan) -> list[dict[str, str]]:
             "content": (
                 f"Here is {relative}:\n```{plan.language}\n{_source_excerpt(plan)}\n```\n\n"
                 f"Write {_FRAMEWORK_NAMES[plan.framework]} tests for `{plan.symbol.name}`. They go {where}. "
-                "Test normal cases, edge cases and errors it raises; assert exact values you are sure of. "
+                f"Write 4 to 8 short tests. {_pin_behaviour(plan)} Cover typical inputs and edge cases "
+                "(empty, zero, negative, boundaries) and the errors it raises. "
                 "Do not repeat the imports shown. Reply with one code block and nothing else."
             ),
         },
     ]
+
+
+def _pin_behaviour(plan: TestsPlan) -> str:
+    """Ask for concrete input -> output checks: they pin behaviour (and --run can repair a wrong value)."""
+    name = plan.symbol.name
+    if plan.language == "python" and plan.symbol.kind == "function":
+        check = f"self.assertEqual({name}(...), expected)" if plan.framework == "unittest" else f"assert {name}(...) == expected"
+        return f"Each test calls `{name}` with concrete literal arguments and checks its exact result: `{check}`."
+    return f"Each test calls `{name}` with concrete literal arguments and asserts its exact result."
 
 
 class FenceStop:

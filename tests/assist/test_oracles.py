@@ -128,14 +128,15 @@ def test_run_turns_an_expected_error_into_raises_with_the_builtin_base(tmp_path)
     result = repaired(tmp_path, (
         "def test_negative_width_raises():\n    assert area(-1, 2) == 0\n\n\n"
         "def test_wrong_exception():\n    with pytest.raises(TypeError):\n        area(-5, 1)\n\n\n"
-        "def test_no_exception():\n    with pytest.raises(TypeError):\n        area(5, 1)\n"
+        "def test_no_exception():\n    with pytest.raises(TypeError):\n        area(5, 1)\n\n\n"
+        "def test_bad_call():\n    with pytest.raises(ValueError):\n        area(-5, 1, depth=2)\n"  # a wrong call
     ))
     # NegativeError is not imported by the test file: its builtin base names it
     assert result.code.strip("\n") + "\n" == (
         "def test_negative_width_raises():\n    with pytest.raises(ValueError):\n        area(-1, 2)\n\n\n"
         "def test_wrong_exception():\n    with pytest.raises(ValueError):\n        area(-5, 1)\n"
     )
-    assert (result.kept, result.repaired, result.dropped) == (2, 2, 1)
+    assert (result.kept, result.repaired, result.dropped) == (2, 2, 2)
 
 
 def test_run_repairs_unittest_methods(tmp_path):
