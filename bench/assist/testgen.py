@@ -7,10 +7,13 @@ Each case is a CPython standard-library function (stdlib_cases.py). Its whole mo
 copied into a scratch project as `subject.py`, so the function keeps its globals; tests
 import it from there. Arms:
 - seekcode: the tests feature (tests/test_subject.py, our header and imports);
-- seekcode+run: the same tests after --run (three runs, only always-passing tests kept);
+- seekcode+run: the same tests after --run (wrong expected values repaired from the code,
+  then three runs, only always-passing tests kept);
 - baseline: the same model asked in one chat message for pytest tests of the function in
   subject.py; the first code block of its answer is saved as the test file, as a user would;
-- baseline+run: that file through the same three-run filter.
+- baseline+run: that file through the same --run (oracle repair, then the three-run filter).
+In the +run arms "written" counts the kept tests; "repaired" those kept with an expected
+value taken from the code by the regression oracles, "dropped" those removed.
 Per case and arm: tests written (test functions in a file that parses), share of them
 passing on the correct code, mutation score (mutants = one comparison/arithmetic/boolean
 operator, integer constant or `not` edit inside the function; killed when a test that
@@ -200,15 +203,17 @@ def run_case(backend, writer, case: StdlibFunction, mutant_limit: int, timeout: 
     return rows
 
 
-def _with_run(plan, result, mutant_sources, timeout, generated) -> dict:
+def _with_run(plan, result, mutant_sources, timeout, generated, repair: bool = True) -> dict:
     started = time.perf_counter()
-    code = ""
+    code, repaired, dropped = "", 0, 0
     if result is not None:
         try:
-            code = run_and_filter(plan, result, timeout=timeout).code
+            kept = run_and_filter(plan, result, timeout=timeout, repair=repair)
+            code, repaired, dropped = kept.code, kept.repaired, kept.dropped
         except TestsError:
-            code = ""
-    return {**evaluate(plan, code, mutant_sources, timeout), "seconds": generated + time.perf_counter() - started}
+            code, dropped = "", len(test_names(result.code, plan))
+    seconds = generated + time.perf_counter() - started
+    return {**evaluate(plan, code, mutant_sources, timeout), "seconds": seconds, "repaired": repaired, "dropped": dropped}
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -220,6 +225,8 @@ def summarize(rows: list[dict]) -> dict:
         "cases_with_tests": sum(row["written"] > 0 for row in rows) / len(rows),
         "passing_share": (sum(row["passing"] for row in rows) / written) if written else 0.0,
         "mutation_score": sum(row["killed"] for row in rows) / mutants_total if mutants_total else 0.0,
+        "repaired": sum(row.get("repaired", 0) for row in rows),
+        "dropped": sum(row.get("dropped", 0) for row in rows),
         "median_seconds": statistics.median(row["seconds"] for row in rows),
     }
 
@@ -263,10 +270,12 @@ def main(argv: list[str] | None = None) -> int:
         backend.close()
     summary = write_results(args, label, writer.name, labels, results)
     print(f"tests, {label}, {len(labels)} stdlib functions, up to {args.mutants} mutants each ({writer.name} writer)")
-    print(f"{'arm':13} {'written':>8} {'cases w/ tests':>15} {'passing':>8} {'mutation':>9} {'median s':>9}")
+    print(f"{'arm':13} {'written':>8} {'cases w/ tests':>15} {'passing':>8} {'mutation':>9} {'median s':>9}"
+          f" {'repaired':>9} {'dropped':>8}")
     for arm, figures in summary.items():
         print(f"{arm:13} {figures['tests_written']:>8} {figures['cases_with_tests']:>15.0%} "
-              f"{figures['passing_share']:>8.0%} {figures['mutation_score']:>9.0%} {figures['median_seconds']:>9.1f}")
+              f"{figures['passing_share']:>8.0%} {figures['mutation_score']:>9.0%} {figures['median_seconds']:>9.1f}"
+              f" {figures['repaired']:>9} {figures['dropped']:>8}")
     return 0
 
 

@@ -304,6 +304,7 @@ class TestsResult:
     attempts: int
     dropped: int = 0
     kept: int | None = None
+    repaired: int = 0  # kept tests whose expected values --run took from the current code
     notes: list[str] = field(default_factory=list)
 
 
@@ -412,29 +413,69 @@ def _kill_session(process: subprocess.Popen) -> None:
 
 def run_and_filter(
     plan: TestsPlan, result: TestsResult, runs: int = RUNS_TO_KEEP, timeout: float = 60.0,
-    python: str | None = None, on_run: Callable[[int, int], None] | None = None,
+    python: str | None = None, on_run: Callable[[int, int], None] | None = None, repair: bool = True,
 ) -> TestsResult:
     """Run the new tests `runs` times in a subprocess and keep those that passed every time;
-    a run that outlives `timeout` seconds is killed and nothing is kept."""
+    a run that outlives `timeout` seconds is killed and nothing is kept.
+
+    Python tests that fail only on a wrong expected value are repaired first (features/oracles.py):
+    the value the current code gives becomes the expected one, then the runs decide."""
     names = test_names(result.code, plan)
+    code, repaired = result.code, []
     passing = set(names)
-    for number in range(runs):
+    done = 0
+    if repair and plan.language == "python":
+        if on_run is not None:
+            on_run(0, runs)
+        first = _run_within(plan, code, timeout, python)
+        failing = [name for name in names if name not in first.passed]
+        if failing:
+            from lsp_server.features.oracles import repair_failing
+
+            code, repaired = repair_failing(plan, code, failing, timeout, python or sys.executable, _python_environment(plan))
+        if repaired:
+            names = test_names(code, plan)
+            passing = set(names)
+        else:  # nothing changed: the first run counts as the first of the three
+            passing = _still_passing(passing, first, 0, runs)
+            done = 1
+    for number in range(done, runs):
+        if not passing:
+            break
         if on_run is not None:
             on_run(number, runs)
-        outcome = run_once(plan, result.code, timeout, python)
-        if outcome.timed_out:
-            raise TestsError(f"the generated tests were still running after {timeout:g} s (setting tests.timeout) "
-                             "and were stopped; nothing was kept.")
-        passing &= set(outcome.passed)
-        if not passing:
-            logger.info("generated tests: run %d of %d kept none; its output ends:\n%s", number + 1, runs, outcome.output[-2000:])
-            break
+        passing = _still_passing(passing, _run_within(plan, code, timeout, python), number, runs)
     dropped = [name for name in names if name not in passing]
     if not passing:
-        raise TestsError(f"none of the {len(names)} generated tests passed {runs} runs in a row; nothing was kept.")
-    code = remove_tests(result.code, plan, dropped) if dropped else result.code
-    notes = [f"kept {len(passing)} of {len(names)} tests; dropped {len(dropped)} that did not pass {runs} runs in a row"]
-    return replace(result, file_edit=plan.file_edit(code), code=code, dropped=len(dropped), kept=len(passing), notes=notes)
+        raise TestsError(f"none of the {len(names)} generated tests passed {runs} runs in a row"
+                         f"{_repaired_clause(repaired)}; nothing was kept.")
+    code = remove_tests(code, plan, dropped) if dropped else code
+    kept_repaired = [name for name in repaired if name in passing]
+    notes = [f"kept {len(passing)} of {len(names)} tests{_repaired_clause(kept_repaired)}; "
+             f"dropped {len(dropped)} that did not pass {runs} runs in a row"]
+    return replace(result, file_edit=plan.file_edit(code), code=code, dropped=len(dropped), kept=len(passing),
+                   repaired=len(kept_repaired), notes=notes)
+
+
+def _run_within(plan: TestsPlan, code: str, timeout: float, python: str | None) -> RunOutcome:
+    outcome = run_once(plan, code, timeout, python)
+    if outcome.timed_out:
+        raise TestsError(f"the generated tests were still running after {timeout:g} s (setting tests.timeout) "
+                         "and were stopped; nothing was kept.")
+    return outcome
+
+
+def _still_passing(passing: set[str], outcome: RunOutcome, number: int, runs: int) -> set[str]:
+    passing = passing & set(outcome.passed)
+    if not passing:
+        logger.info("generated tests: run %d of %d kept none; its output ends:\n%s", number + 1, runs, outcome.output[-2000:])
+    return passing
+
+
+def _repaired_clause(repaired: list[str]) -> str:
+    if not repaired:
+        return ""
+    return f" ({len(repaired)} with expected values repaired from the current code)"
 
 
 def run_once(plan: TestsPlan, code: str, timeout: float, python: str | None = None) -> RunOutcome:
@@ -477,9 +518,7 @@ def _run_python(plan: TestsPlan, code: str, timeout: float, python: str) -> RunO
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(full)
         command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", f"--junitxml={report}", temporary]
-        environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join(
-            [str(plan.root), str(plan.root / "src")] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
-        streams = run_bounded(command, plan.root, timeout, environment)
+        streams = run_bounded(command, plan.root, timeout, _python_environment(plan))
         if streams is None:
             return timed_out(timeout)
         return _junit_outcome(report, streams[0][-4000:] + streams[1][-2000:])
@@ -488,6 +527,12 @@ def _run_python(plan: TestsPlan, code: str, timeout: float, python: str) -> RunO
         shutil.rmtree(report.parent, ignore_errors=True)
         if created_dir:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _python_environment(plan: TestsPlan) -> dict[str, str]:
+    """The project root (and src/) first on the path, so the tests import the current code."""
+    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join(
+        [str(plan.root), str(plan.root / "src")] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
 
 
 def _junit_outcome(report: Path, output: str) -> RunOutcome:

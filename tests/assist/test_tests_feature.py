@@ -149,14 +149,14 @@ def test_run_keeps_only_tests_that_pass_three_times(tmp_path):
         "    n = int(p.read_text()) if p.exists() else 0\n    p.write_text(str(n + 1))\n    assert n != 1\n"
     )
     result = generate_tests(plan, Script(code))
-    kept = run_and_filter(plan, result, timeout=120)
+    kept = run_and_filter(plan, result, timeout=120, repair=False)  # test_oracles.py covers the repair
     assert kept.kept == 1 and kept.dropped == 2
     assert "def test_good" in kept.code and "test_wrong" not in kept.code and "test_flaky" not in kept.code
     assert "dropped 2" in kept.notes[0]
     assert int(counter.read_text()) == 3  # three runs of the whole file; the flaky test failed the second
     assert not (root / "tests").exists()  # the temporary test file and its folder are gone
     with pytest.raises(TestsError, match="none of the 1 generated tests passed"):
-        run_and_filter(plan, generate_tests(plan, Script("def test_bad():\n    assert False\n")), timeout=120)
+        run_and_filter(plan, generate_tests(plan, Script("def test_bad():\n    assert False\n")), timeout=120, repair=False)
 
 
 def test_unsupported_language_is_a_clear_error(tmp_path):
