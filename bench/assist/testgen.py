@@ -240,12 +240,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mutants", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--out", default="bench/assist/results")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the cases already in this label's results file and run only the rest")
     args = parser.parse_args(argv)
     label = args.label or Path(args.model).stem
     backend = LocalBackend(args.model, BackendOptions(context_size=4096, threads=args.threads))
     writer = test_writer_for(backend)
     results: dict[str, list[dict]] = {arm: [] for arm in ARMS}
     labels: list[str] = []
+    if args.resume:
+        labels, results = previous_results(args, label)
     try:
         from tqdm import tqdm
     except ImportError:
@@ -255,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         for case in tqdm(stdlib_functions(args.limit * 4, per_module=8), desc=f"tests {label}", file=sys.stderr):
             if len(labels) >= args.limit:
                 break
+            if case.label in labels:
+                continue
             try:
                 rows = run_case(backend, writer, case, args.mutants, args.timeout)
             except Exception as error:  # a case the harness cannot set up is skipped, and said so
@@ -277,6 +283,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{figures['passing_share']:>8.0%} {figures['mutation_score']:>9.0%} {figures['median_seconds']:>9.1f}"
               f" {figures['repaired']:>9} {figures['dropped']:>8}")
     return 0
+
+
+def previous_results(args, label: str) -> tuple[list[str], dict[str, list[dict]]]:
+    path = Path(args.out) / f"tests-{label}.json"
+    if not path.exists():
+        return [], {arm: [] for arm in ARMS}
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    return list(saved["cases"]), {arm: list(saved["rows"].get(arm, [])) for arm in ARMS}
 
 
 def write_results(args, label: str, writer_name: str, labels: list[str], results: dict[str, list[dict]]) -> dict:
