@@ -258,7 +258,7 @@ def _test_file(path: Path, text: str, grammar: str, root: Path, framework: str, 
         test_path = path.with_name(f"{stem}.test{suffix}")
         header = f"import {{ {', '.join(names)} }} from './{stem}';"
         if framework == "vitest":
-            header = "import { describe, it, expect } from 'vitest';\n" + header
+            header = "import { describe, it, test, expect } from 'vitest';\n" + header
         return test_path, header
     if grammar == "go":
         package = re.search(r"^package\s+(\w+)", text, re.M)
@@ -483,7 +483,11 @@ def run_once(plan: TestsPlan, code: str, timeout: float, python: str | None = No
         return _run_python(plan, code, timeout, python or sys.executable)
     if plan.framework == "rust" and shutil.which("cargo"):
         return _run_rust(plan, code, timeout)
-    raise TestsError(f"--run supports Python and Rust (with cargo) tests so far, not {plan.framework}; "
+    if plan.framework in ("jest", "vitest"):
+        from lsp_server.features.js_runs import run_js
+
+        return run_js(plan, code, timeout)
+    raise TestsError(f"--run supports Python, Rust (with cargo), Jest and Vitest tests so far, not {plan.framework}; "
                      "run without --run to get the tests unrun.")
 
 
@@ -550,9 +554,13 @@ def _junit_outcome(report: Path, output: str) -> RunOutcome:
 
 def remove_tests(code: str, plan: TestsPlan, names: list[str]) -> str:
     """`code` without the named test functions (Python: top-level or in a TestCase; Rust:
-    `#[test]` functions with their attributes)."""
+    `#[test]` functions with their attributes; Jest/Vitest: `it`/`test` calls by title)."""
     if plan.language == "rust":
         return _remove_rust_tests(code, names)
+    if plan.framework in ("jest", "vitest"):
+        from lsp_server.features.js_runs import remove_js_tests
+
+        return remove_js_tests(code, names, plan.language)
     if plan.language != "python":
         return code
     tree = parse(code, "python")
