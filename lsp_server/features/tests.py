@@ -483,7 +483,11 @@ def run_once(plan: TestsPlan, code: str, timeout: float, python: str | None = No
         return _run_python(plan, code, timeout, python or sys.executable)
     if plan.framework == "rust" and shutil.which("cargo"):
         return _run_rust(plan, code, timeout)
-    raise TestsError(f"--run supports Python and Rust (with cargo) tests so far, not {plan.framework}; "
+    if plan.framework in ("go", "junit5"):
+        from lsp_server.features.compiled_runs import run_go, run_junit
+
+        return (run_go if plan.framework == "go" else run_junit)(plan, code, timeout)
+    raise TestsError(f"--run supports Python, Rust (with cargo), Go and JUnit 5 tests so far, not {plan.framework}; "
                      "run without --run to get the tests unrun.")
 
 
@@ -553,6 +557,10 @@ def remove_tests(code: str, plan: TestsPlan, names: list[str]) -> str:
     `#[test]` functions with their attributes)."""
     if plan.language == "rust":
         return _remove_rust_tests(code, names)
+    if plan.language in ("go", "java"):
+        from lsp_server.features.compiled_runs import remove_declared_tests
+
+        return remove_declared_tests(code, plan.language, names)
     if plan.language != "python":
         return code
     tree = parse(code, "python")
