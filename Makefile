@@ -32,6 +32,7 @@ demo: setup
 # scripts/install-vscode-e2e.sh: node, code-server, Chromium and Playwright for tests/vscode, and the .vsix.
 test: setup editors
 	scripts/install-vscode-e2e.sh $(BIN)/python
+	scripts/install-test-toolchains.sh
 	SEEKCODE_E2E_REQUIRED=1 SEEKCODE_REQUIRE_EDITORS=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
 
 clean:
