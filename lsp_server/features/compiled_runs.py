@@ -62,9 +62,16 @@ def run_go(plan, code: str, timeout: float):
             return timed_out(timeout)
         passed, failed = _go_verdicts(streams[0])
         output = _go_output(streams[0]) + streams[1]
+        if not passed | failed and re.search(r"\[(?:build|setup) failed\]", output):
+            raise TestsError(f"the generated Go tests do not build ({_first_go_error(output)}); nothing was kept.")
         return RunOutcome(frozenset(passed - failed), frozenset(failed), output[-4000:])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _first_go_error(output: str) -> str:
+    match = re.search(r"^(?:\S*/)?(\S+\.go:\d+:\d+: .*)$", output, re.M)
+    return match.group(1) if match else output.strip().splitlines()[0]
 
 
 def _go_module_dir(directory: Path, top: Path) -> Path:
@@ -197,7 +204,8 @@ def _class_path(plan, test_file: Path) -> Path:
 def _first_javac_error(output: str) -> str:
     for line in output.splitlines():
         if ": error:" in line:
-            return Path(line.split(":", 1)[0]).name + ":" + line.split(":", 1)[1].strip()
+            source, _, rest = line.partition(":")
+            return Path(source).name + ":" + rest.strip()
     return (output.strip().splitlines() or ["javac failed"])[0]
 
 

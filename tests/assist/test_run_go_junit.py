@@ -181,3 +181,12 @@ def test_generated_java_that_does_not_compile_is_a_clear_error(tmp_path, java_to
     with pytest.raises(TestsError, match=r"do not compile \(CalcTest\.java:\d+: error: cannot find symbol"):
         run_and_filter(plan, generate_tests(plan, Script(code)), timeout=300)
     assert not (root / "src/test").exists()
+
+
+def test_generated_go_that_does_not_build_is_a_clear_error(tmp_path, go_toolchain):
+    root = project(tmp_path, {"add.go": GO_SOURCE})
+    plan = plan_for(root, "add.go", "return a + b")
+    code = "func TestSub(t *testing.T) {\n\tif Sub(2, 1) != 1 {\n\t\tt.Fatal(\"want 1\")\n\t}\n}\n"
+    with pytest.raises(TestsError, match=r"do not build \(add_test\.go:\d+:\d+: undefined: Sub\)"):
+        run_and_filter(plan, generate_tests(plan, Script(code)), timeout=300)
+    assert sorted(path.name for path in root.iterdir()) == ["add.go"]
