@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -164,15 +165,16 @@ def run_junit(plan, code: str, timeout: float):
         classes, reports = scratch / "classes", scratch / "reports"
         sources = _java_sources(project, test_file)
         command = ["javac", "-nowarn", "-encoding", "UTF-8", "-d", str(classes), "-cp", launcher, *map(str, sources)]
+        started = time.monotonic()
         streams = run_bounded(command, project, timeout)
         if streams is None:
             return timed_out(timeout)
-        if not (classes / _class_path(plan, test_file)).exists():
+        if not (classes / _class_path(test_file)).exists():
             raise TestsError(f"the generated JUnit tests do not compile ({_first_javac_error(streams[1] + streams[0])}); "
                              "nothing was kept.")
         command = ["java", "-jar", launcher, "--disable-banner", "--details=none", "--class-path", str(classes),
-                   "--select-class", _class_name(plan, test_file), "--reports-dir", str(reports)]
-        streams = run_bounded(command, project, timeout)
+                   "--select-class", _class_name(test_file), "--reports-dir", str(reports)]
+        streams = run_bounded(command, project, max(timeout - (time.monotonic() - started), 1.0))  # one budget for both
         if streams is None:
             return timed_out(timeout)
         passed, failed = _junit_verdicts(reports)
@@ -192,13 +194,13 @@ def _java_sources(project: Path, test_file: Path) -> list[Path]:
     return sorted(files | {test_file})
 
 
-def _class_name(plan, test_file: Path) -> str:
+def _class_name(test_file: Path) -> str:
     package = re.search(r"^package\s+([\w.]+)\s*;", test_file.read_text(encoding="utf-8"), re.M)
     return f"{package.group(1)}.{test_file.stem}" if package else test_file.stem
 
 
-def _class_path(plan, test_file: Path) -> Path:
-    return Path(*_class_name(plan, test_file).split(".")).with_suffix(".class")
+def _class_path(test_file: Path) -> Path:
+    return Path(*_class_name(test_file).split(".")).with_suffix(".class")
 
 
 def _first_javac_error(output: str) -> str:
