@@ -33,6 +33,7 @@ demo: setup
 test: setup editors
 	scripts/install-vscode-e2e.sh $(BIN)/python
 	scripts/install-js-test-runners.sh
+	scripts/install-test-toolchains.sh
 	SEEKCODE_E2E_REQUIRED=1 SEEKCODE_REQUIRE_EDITORS=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
 
 clean:

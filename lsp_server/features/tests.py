@@ -487,7 +487,11 @@ def run_once(plan: TestsPlan, code: str, timeout: float, python: str | None = No
         from lsp_server.features.js_runs import run_js
 
         return run_js(plan, code, timeout)
-    raise TestsError(f"--run supports Python, Rust (with cargo), Jest and Vitest tests so far, not {plan.framework}; "
+    if plan.framework in ("go", "junit5"):
+        from lsp_server.features.compiled_runs import run_go, run_junit
+
+        return (run_go if plan.framework == "go" else run_junit)(plan, code, timeout)
+    raise TestsError(f"--run supports Python, Rust (with cargo), Go, JUnit 5, Jest and Vitest tests, not {plan.framework}; "
                      "run without --run to get the tests unrun.")
 
 
@@ -554,13 +558,18 @@ def _junit_outcome(report: Path, output: str) -> RunOutcome:
 
 def remove_tests(code: str, plan: TestsPlan, names: list[str]) -> str:
     """`code` without the named test functions (Python: top-level or in a TestCase; Rust:
-    `#[test]` functions with their attributes; Jest/Vitest: `it`/`test` calls by title)."""
+    `#[test]` functions with their attributes; Jest/Vitest: `it`/`test` calls by title; Go and
+    Java: the test functions and methods)."""
     if plan.language == "rust":
         return _remove_rust_tests(code, names)
     if plan.framework in ("jest", "vitest"):
         from lsp_server.features.js_runs import remove_js_tests
 
         return remove_js_tests(code, names, plan.language)
+    if plan.language in ("go", "java"):
+        from lsp_server.features.compiled_runs import remove_declared_tests
+
+        return remove_declared_tests(code, plan.language, names)
     if plan.language != "python":
         return code
     tree = parse(code, "python")
