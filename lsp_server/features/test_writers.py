@@ -219,7 +219,7 @@ class BaseTestWriter(TestWriter):
                 self.resume[key] = _calls_text(name, calls, unittest) + opening + generation.text
                 return ""
             line = generation.text.split("\n", 1)[0]
-            if generation.text.endswith("\n") and _complete_call(line, unittest) \
+            if generation.text.endswith("\n") and _complete_call(name, line, unittest) \
                     and _call_part(line, unittest) not in {_call_part(call, unittest) for call in calls}:
                 calls.append(line)
         self.resume.pop(key, None)
@@ -232,7 +232,7 @@ _CALL_LINE = re.compile(r"^\s*(?:assert \w+\(|self\.assertEqual\(\w+\()(.*)$", r
 _VALUE_GRAMMAR = r"""
 value ::= arg | "None" | "True" | "False"
 arg ::= number | string | list
-number ::= "-"? [0-9]{1,3} ("." [0-9]{1,2})?
+number ::= "-"? ("0" | [1-9] [0-9]{0,2}) ("." [0-9]{1,2})?
 string ::= "'" [a-zA-Z0-9 ,.:;!?_/+*#@=<>()-]{0,24} "'"
 list ::= "[" number (", " number){1,5} "]" | "[" string (", " string){1,5} "]"
 """
@@ -255,8 +255,17 @@ def _call_part(line: str, unittest: bool) -> str:
     return line.rsplit("), ", 1)[0] if unittest else line.rsplit(" == ", 1)[0]
 
 
-def _complete_call(line: str, unittest: bool) -> bool:
-    return line.endswith(")") if unittest else " == " in line
+def _complete_call(name: str, line: str, unittest: bool) -> bool:
+    """`line` (what follows `assert name(` or `self.assertEqual(name(`) completes a check that
+    Python can parse (the grammar bounds its shape, not every literal's spelling)."""
+    if not (line.endswith(")") if unittest else " == " in line):
+        return False
+    statement = f"self.assertEqual({name}({line}" if unittest else f"assert {name}({line}"
+    try:
+        ast.parse(statement)
+    except SyntaxError:
+        return False
+    return True
 
 
 def call_grammar(plan: TestsPlan, unittest: bool) -> str:

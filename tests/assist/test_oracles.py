@@ -214,3 +214,13 @@ def python_ast_literal(text: str):
     import ast as python_ast
 
     return python_ast.literal_eval(text)
+
+
+def test_a_call_line_python_cannot_parse_is_never_kept():
+    from lsp_server.features.test_writers import _complete_call
+
+    assert _complete_call("add", "1, 2) == 3", unittest=False)
+    assert _complete_call("add", "1, 2), 3)", unittest=True)
+    # what the bundled model once wrote under the grammar: a leading zero is no Python integer
+    assert not _complete_call("add", "[03, 1], 3) == 2", unittest=False)
+    assert not _complete_call("add", "03, 2), 3)", unittest=True)
