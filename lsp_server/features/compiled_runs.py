@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 from lsp_server.engine.symbols import parse
+from lsp_server.features.tests import cut_lines
 
 _SKIPPED_DIRS = ("target", "build", ".git", "node_modules", ".gradle", ".venv", "out")
 # Where Debian's junit5 package puts the launcher (a jar carrying the Jupiter API and engine).
@@ -241,10 +242,7 @@ def remove_declared_tests(code: str, language: str, names: list[str]) -> str:
                 cuts.append((node.start_byte, node.end_byte))
             continue
         stack.extend(node.named_children)
-    for start, end in sorted(cuts, reverse=True):
-        line_start = data.rfind(b"\n", 0, start) + 1
-        line_end = data.find(b"\n", end)
-        data = data[:line_start] + data[(len(data) if line_end == -1 else line_end + 1) :]
+    data = cut_lines(data, cuts)
     code = re.sub(r"\n{3,}", "\n\n", data.decode("utf-8"))
     return _drop_unused_go_imports(code) if language == "go" and cuts else code
 
@@ -263,10 +261,7 @@ def _drop_unused_go_imports(code: str) -> str:
             cuts.append((declaration.start_byte, declaration.end_byte))
         else:
             cuts.extend((spec.start_byte, spec.end_byte) for spec in unused)
-    for start, end in sorted(cuts, reverse=True):
-        line_start = data.rfind(b"\n", 0, start) + 1
-        line_end = data.find(b"\n", end)
-        data = data[:line_start] + data[(len(data) if line_end == -1 else line_end + 1) :]
+    data = cut_lines(data, cuts)
     return re.sub(r"\n{3,}", "\n\n", data.decode("utf-8"))
 
 

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from lsp_server.engine.symbols import parse
-from lsp_server.features.tests import RunOutcome, TestsError, TestsPlan, run_bounded, timed_out
+from lsp_server.features.tests import RunOutcome, TestsError, TestsPlan, cut_lines, run_bounded, timed_out
 
 _IGNORED = shutil.ignore_patterns("node_modules", ".git")
 _TEST_CALLS = ("it", "test")
@@ -141,10 +141,7 @@ def _cut(code: str, language: str, dropped) -> str:
             cuts.append((node.start_byte, node.end_byte))
             continue
         stack.extend(node.named_children)
-    for start, end in sorted(cuts, reverse=True):
-        line_start = data.rfind(b"\n", 0, start) + 1
-        line_end = data.find(b"\n", end)
-        data = data[:line_start] + data[(len(data) if line_end == -1 else line_end + 1) :]
+    data = cut_lines(data, cuts)
     return re.sub(r"\n{3,}", "\n\n", data.decode("utf-8"))
 
 

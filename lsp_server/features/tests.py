@@ -597,12 +597,18 @@ def remove_tests(code: str, plan: TestsPlan, names: list[str]) -> str:
                 continue
         if node.type in ("module", "class_definition", "block", "decorated_definition"):
             stack.extend(node.named_children)
+    data = cut_lines(data, cuts)
+    cleaned = re.sub(r"\n{3,}", "\n\n\n", data.decode("utf-8"))
+    return cleaned
+
+
+def cut_lines(data: bytes, cuts: list[tuple[int, int]]) -> bytes:
+    """`data` without the whole lines that the byte ranges `cuts` touch (ranges do not overlap)."""
     for start, end in sorted(cuts, reverse=True):
         line_start = data.rfind(b"\n", 0, start) + 1
         line_end = data.find(b"\n", end)
         data = data[:line_start] + data[(len(data) if line_end == -1 else line_end + 1) :]
-    cleaned = re.sub(r"\n{3,}", "\n\n\n", data.decode("utf-8"))
-    return cleaned
+    return data
 
 
 def _remove_rust_tests(code: str, names: list[str]) -> str:
@@ -619,8 +625,5 @@ def _remove_rust_tests(code: str, names: list[str]) -> str:
         while first.prev_named_sibling is not None and first.prev_named_sibling.type == "attribute_item":
             first = first.prev_named_sibling
         cuts.append((first.start_byte, node.end_byte))
-    for start, end in sorted(cuts, reverse=True):
-        line_start = data.rfind(b"\n", 0, start) + 1
-        line_end = data.find(b"\n", end)
-        data = data[:line_start] + data[(len(data) if line_end == -1 else line_end + 1) :]
+    data = cut_lines(data, cuts)
     return re.sub(r"\n{3,}", "\n\n", data.decode("utf-8"))
