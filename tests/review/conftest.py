@@ -6,6 +6,8 @@ import os  # noqa: E402
 
 import pytest  # noqa: E402
 
+from lsp_server.backend.local import BackendOptions, LocalBackend  # noqa: E402
+
 
 @pytest.fixture(scope="session", autouse=True)
 def review_cache_dir(tmp_path_factory):
@@ -18,3 +20,11 @@ def review_cache_dir(tmp_path_factory):
         os.environ.pop("SEEKCODE_CACHE_DIR", None)
     else:
         os.environ["SEEKCODE_CACHE_DIR"] = previous
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_gguf):  # noqa: F811 (tiny_gguf is the imported fixture)
+    """A real backend on the tiny GGUF, one per test module."""
+    backend = LocalBackend(tiny_gguf, BackendOptions(context_size=1024, threads=2, batch_size=64))
+    yield backend
+    backend.close()

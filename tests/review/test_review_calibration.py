@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from bench.assist import review_cases, stdlib_cases
-from lsp_server.backend.local import BackendOptions, LocalBackend
 from lsp_server.engine import calibration as cal
 from lsp_server.features.review import (
     LineTable, ReviewOptions, ReviewRequest, review, scored_lines, verify_messages,
@@ -35,12 +34,6 @@ CODE = '''def mean(values):
     return total / (len(values) + 1)
 '''
 
-
-@pytest.fixture(scope="module")
-def backend(tiny_gguf):
-    backend = LocalBackend(tiny_gguf, BackendOptions(context_size=1024, threads=2, batch_size=64))
-    yield backend
-    backend.close()
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,6 @@ CODE = '''def mean(values):
 '''
 
 
-@pytest.fixture(scope="module")
-def backend(tiny_gguf):
-    backend = LocalBackend(tiny_gguf, BackendOptions(context_size=1024, threads=2, batch_size=64))
-    yield backend
-    backend.close()
-
 
 def test_token_logprobs_are_log_probabilities_and_reuse_gives_the_same_scores(backend, tiny_gguf):
     tokens = backend.tokenize(CODE)
