@@ -32,6 +32,9 @@ class Settings:
     threads: int | None = None
     batch_size: int = 256
     max_tokens: int = 64
+    # Generation stops this long after the first generated text (0: only at max_tokens or the
+    # suggestion's end): a slow long line costs the user more than it gives.
+    max_generation_ms: int = 600
     temperature: float = 0.0
     enabled: bool = True
     # Per-language switch, by LSP languageId; languages not listed follow `enabled`.
@@ -50,7 +53,15 @@ class Settings:
     extra_buffer_types: str = "auto"
     # Cursor places kept evaluated in spare KV sequences, so jumping back is warm (0: off). Each
     # costs one more context window of KV memory; fewer are kept if that would pass 256 MiB.
-    warm_places: int = 2
+    warm_places: int = 4
+    # Small first: a request that would evaluate much of its prompt (the cursor moved to a new
+    # place) is answered from a short window of this many prefix and suffix tokens, and the
+    # full window is evaluated in the background for the next keystroke (0: off).
+    quick_prefix_tokens: int = 192
+    quick_suffix_tokens: int = 48
+    # Idle work on the model: evaluate the next prompt after an edit or an answer, and
+    # speculate the completion that follows a shown suggestion. Any request preempts it.
+    prefill: bool = True
     # When review diagnostics run: on every save, only when asked (seekcode.review), or never.
     review_trigger: str = "onSave"
     # Run generated tests (executes code, in a subprocess in the project root) and keep only
@@ -91,6 +102,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "threads": (int, type(None)),
     "batch_size": int,
     "max_tokens": int,
+    "max_generation_ms": int,
     "temperature": float,
     "enabled": bool,
     "languages": dict,
@@ -102,6 +114,9 @@ _FIELD_TYPES: dict[str, Any] = {
     "fim_layout": str,
     "extra_buffer_types": str,
     "warm_places": int,
+    "quick_prefix_tokens": int,
+    "quick_suffix_tokens": int,
+    "prefill": bool,
     "review_trigger": str,
     "tests_run": bool,
     "tests_timeout": float,
@@ -138,6 +153,7 @@ _MINIMUMS: dict[str, float] = {
     "threads": 1,
     "batch_size": 1,
     "max_tokens": 1,
+    "max_generation_ms": 0,
     "temperature": 0.0,
     "prefix_tokens": 16,
     "suffix_tokens": 0,
@@ -146,6 +162,8 @@ _MINIMUMS: dict[str, float] = {
     "backend_timeout": 0.1,
     "tests_timeout": 1.0,
     "warm_places": 0,
+    "quick_prefix_tokens": 0,
+    "quick_suffix_tokens": 0,
 }
 
 BACKEND_FAMILIES = ("auto", "plain", "deepseek-coder", "qwen2.5-coder", "starcoder", "codellama", "codegemma")

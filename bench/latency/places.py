@@ -142,13 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ctx-size", type=int, default=4096)
     parser.add_argument("--warm-places", type=int, default=Settings.warm_places)
     parser.add_argument("--engines", default="seekcode,naive,llama-server")
+    parser.add_argument("--pause-ms", type=float, default=0.0,
+                        help="the user's time between an answer and the next request; seekcode's idle work runs in it")
+    parser.add_argument("--quick-prefix-tokens", type=int, default=Settings.quick_prefix_tokens,
+                        help="the short first window (0: off)")
+    parser.add_argument("--prefill", action=argparse.BooleanOptionalAction, default=True,
+                        help="seekcode's idle work (widening, speculation) during pauses")
     parser.add_argument("--llama-server", type=Path, default=latency.DEFAULT_SERVER)
     args = parser.parse_args(argv)
     os.environ.setdefault(*latency.OPENMP_WAIT_POLICY)
     names = [name.strip() for name in args.engines.split(",") if name.strip()]
     if "llama-server" in names and not args.llama_server.is_file():
         parser.error(f"{args.llama_server} is missing; build it (bench/latency/README.md) or drop it from --engines.")
-    settings = Settings(threads=args.threads, context_size=args.ctx_size, warm_places=args.warm_places)
+    settings = Settings(threads=args.threads, context_size=args.ctx_size, warm_places=args.warm_places,
+                        quick_prefix_tokens=args.quick_prefix_tokens, prefill=args.prefill)
     requests = requests_for(args.pattern, args.every, args.requests, args.chars)
     print(f"{len(requests)} requests, {sum(r.place != p.place for r, p in zip(requests[1:], requests))+1} visits")
 
@@ -159,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         arms = [make_arm(name, args, settings) for name in names]  # fresh caches every run
         try:
             with tqdm(total=len(requests), unit="req") as bar:
-                records = latency.run(arms, requests, lambda index: bar.update(1))
+                records = latency.run(arms, requests, lambda index: bar.update(1), args.pause_ms / 1000)
         finally:
             for arm in arms:
                 arm.close()
@@ -171,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({
         "command": " ".join([sys.executable, *sys.argv]), "model": str(args.model), "pattern": args.pattern,
-        "every": args.every, "runs": per_run, "medians": medians, "load_average_after": os.getloadavg(),
+        "every": args.every, "pause_ms": args.pause_ms, "runs": per_run, "medians": medians, "load_average_after": os.getloadavg(),
     }, indent=1), encoding="utf-8")
     print(f"wrote {output}")
     return 0

@@ -40,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tokenize
 import urllib.error
@@ -186,16 +187,37 @@ class SeekcodeArm:
             self.backend, layout=Layout.PSM, use_cache=False
         )
         self.settings = settings
+        self._idle_job = None  # the engine's follow-up work after the last answer
+        self._overrun_ms = 0.0  # idle work that ran past the pause delays the next request
 
     def complete(self, request: TypingRequest) -> Answer:
         started = time.perf_counter()
-        result = self.engine.complete(
-            CompletionRequest(request.doc_text, request.cursor, "python", settings=self.settings, uri="file:///textwrap.py")
-        )
-        latency = (time.perf_counter() - started) * 1000
+        completion = CompletionRequest(request.doc_text, request.cursor, "python", settings=self.settings,
+                                       uri="file:///textwrap.py")
+        result = self.engine.complete(completion)
+        latency = (time.perf_counter() - started) * 1000 + self._overrun_ms
+        self._overrun_ms = 0.0
+        self._idle_job = self.engine.follow_up(completion, result)
         text = result.suggestions[0].text if result.suggestions else ""
         evaluated = result.stats.evaluated_tokens if result.stats else 0
         return Answer(text, latency, result.source == "cache", evaluated)
+
+    def pause(self, seconds: float) -> None:
+        """The user's time before the next request: the engine's idle work runs (as the server's
+        scheduler runs it) and is aborted when the pause ends; a chunk still in flight then
+        counts in the next request's latency."""
+        job, self._idle_job = self._idle_job, None
+        if job is None or seconds <= 0:
+            return
+        abort = threading.Event()
+        timer = threading.Timer(seconds, abort.set)
+        started = time.perf_counter()
+        timer.start()
+        try:
+            job(abort)
+        finally:
+            timer.cancel()
+        self._overrun_ms = max(0.0, (time.perf_counter() - started - seconds) * 1000)
 
     def close(self) -> None:
         self.backend.close()
@@ -459,7 +481,10 @@ def summarize(name: str, records: list[Record]) -> ArmSummary:
     )
 
 
-def run(arms: list[Any], requests: list[TypingRequest], progress: Callable[[int], None]) -> dict[str, list[Record]]:
+def run(arms: list[Any], requests: list[TypingRequest], progress: Callable[[int], None],
+        pause_seconds: float = 0.0) -> dict[str, list[Record]]:
+    """Every request to every arm in turn; after its answer an arm that has idle work (seekcode)
+    gets `pause_seconds` of the user's time for it before its next request."""
     records: dict[str, list[Record]] = {arm.name: [] for arm in arms}
     previous_place = None
     for index, request in enumerate(requests):
@@ -473,6 +498,8 @@ def run(arms: list[Any], requests: list[TypingRequest], progress: Callable[[int]
                 index, request.place, request.cursor, request.expected_line, answer.text,
                 answer.latency_ms, answer.from_cache, answer.evaluated_tokens, match, first_at_place,
             ))
+            if pause_seconds > 0 and hasattr(arm, "pause"):
+                arm.pause(pause_seconds)
         progress(index)
     return records
 

@@ -142,3 +142,18 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Prefilling(Protocol):
+    """A backend that owns its KV cache (local llama.cpp): it can say what a prompt would cost
+    and evaluate one ahead of time, so idle moments make the next keystroke cheap."""
+
+    def pending_tokens(self, prompt_tokens: Sequence[int]) -> int:
+        """How many of `prompt_tokens` a `generate` would evaluate now (the cache holds the rest)."""
+        ...
+
+    def prefill(self, prompt_tokens: Sequence[int], abort: threading.Event) -> int:
+        """Evaluate `prompt_tokens` into the cache without generating, in small steps that check
+        `abort`; return how many tokens were evaluated."""
+        ...

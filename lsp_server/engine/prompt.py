@@ -158,6 +158,7 @@ class PromptBuilder:
         self._tokenize = tokenize
         self._memo: OrderedDict[str, list[int]] = OrderedDict()
         self._memo_size = memo_size
+        self._window_starts: dict[str, int] = {}  # by path: where the last prefix window began
 
     # -- tokens -------------------------------------------------------------
 
@@ -203,6 +204,24 @@ class PromptBuilder:
             step //= 2
         return min(cursor_line, -(-first_fitting // step) * step)
 
+    def sticky_window_start(self, lines: list[str], path: str) -> int:
+        """`prefix_window_start`, except that the last window's start for `path` stays while the
+        window from it fits the budget plus a quarter: typing fills a line and would push the
+        start one step on, and every token after a moved start is evaluated again."""
+        start = self.prefix_window_start(lines)
+        previous = self._window_starts.get(path)
+        if previous is not None and previous < start <= len(lines) - 1:
+            cost = sum(self.count_tokens(line + "\n") for line in lines[previous:-1]) + self.count_tokens(lines[-1])
+            if cost <= self._window_limit():
+                start = previous
+        self._window_starts[path] = start
+        if len(self._window_starts) > 64:
+            self._window_starts.pop(next(iter(self._window_starts)))
+        return start
+
+    def _window_limit(self) -> int:
+        return self.budget.prefix_tokens + self.budget.prefix_tokens // 4
+
     def suffix_window(self, suffix: str) -> str:
         """Whole lines from the start of `suffix` that fit the suffix budget."""
         budget = self.budget.suffix_tokens
@@ -244,7 +263,7 @@ class PromptBuilder:
         held_back = trailing_blanks(prefix)
         prefix = prefix[: len(prefix) - len(held_back)]
         lines = prefix.split("\n")
-        window_start = self.prefix_window_start(lines)
+        window_start = self.sticky_window_start(lines, path)
         prefix_window = self._fit_prefix("\n".join(lines[window_start:]))
         suffix_window = self.suffix_window(model_suffix(suffix))
 
@@ -269,7 +288,7 @@ class PromptBuilder:
 
     def _fit_prefix(self, window: str) -> str:
         """The window, or its last `prefix_tokens` tokens' worth of text for giant lines."""
-        if self.count_tokens(window) <= self.budget.prefix_tokens:
+        if self.count_tokens(window) <= self._window_limit():
             return window
         # One line longer than the whole budget: keep its end, character-wise.
         keep = max(1, len(window) * self.budget.prefix_tokens // max(1, self.count_tokens(window)))

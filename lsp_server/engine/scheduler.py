@@ -11,6 +11,11 @@ Background jobs (`submit(..., background=True)`: reviews, docstrings, tests) yie
 every other job: a foreground job (a completion) queued while one runs aborts it and
 runs first; the background job then starts again from the beginning (its KV prefix is
 mostly still cached). Queued foreground jobs always run before queued background ones.
+
+Idle jobs (`submit(..., idle=True)`: prefilling the next prompt, speculating the next
+completion) have the lowest priority. They run only when nothing else is queued, any
+newer job aborts a running one at once, and an aborted idle job is dropped, never rerun.
+There is at most one: a newer idle job replaces a queued one.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class _Task(Generic[T]):
     future: Future[T | None] = field(default_factory=Future)
     abort: threading.Event = field(default_factory=threading.Event)
     background: bool = False
+    idle: bool = False
     preempted: bool = False  # aborted to let a foreground job run; it runs again afterwards
     runs: int = 0
 
@@ -60,24 +66,37 @@ class Scheduler:
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, key: Hashable | None, job: Job[T], *, background: bool = False) -> Future[T | None]:
+    def submit(
+        self, key: Hashable | None, job: Job[T], *, background: bool = False, idle: bool = False
+    ) -> Future[T | None]:
         """Queue `job`; a non-None `key` supersedes earlier jobs with the same key.
 
-        A foreground job preempts a running background job (see the module docstring).
+        A foreground job preempts a running background job, and every job a running idle
+        one (see the module docstring).
         """
-        task: _Task[T] = _Task(key, job, background=background)
+        task: _Task[T] = _Task(key, job, background=background or idle, idle=idle)
         with self._condition:
             if self._closed:
                 raise RuntimeError("the scheduler is closed; no more jobs can run.")
             if key is not None:
                 self._supersede(key)
+            if idle:
+                self._drop_idle()
             self._pending.append(task)
             running = self._running
-            if not background and running is not None and running.background and not running.abort.is_set():
-                running.preempted = True
-                running.abort.set()
+            if running is not None and not running.abort.is_set():
+                if running.idle:
+                    running.abort.set()
+                elif not background and not idle and running.background:
+                    running.preempted = True
+                    running.abort.set()
             self._condition.notify()
         return task.future
+
+    def _drop_idle(self) -> None:
+        for task in [task for task in self._pending if task.idle]:
+            self._pending.remove(task)
+            _resolve(task.future, None)
 
     def cancel(self, future: Future[Any]) -> None:
         """Drop the job behind `future` if queued, abort it if running."""
@@ -127,7 +146,8 @@ class Scheduler:
                 self._condition.wait()
             if self._closed:
                 return None
-            task = next((task for task in self._pending if not task.background), self._pending[0])
+            task = next((task for task in self._pending if not task.background), None)
+            task = task or next((task for task in self._pending if not task.idle), self._pending[0])
             self._pending.remove(task)
             self._running = task
             return task

@@ -14,12 +14,13 @@ call this directly.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from lsp_server.backend.base import Backend, GenerationStats, StopReason
+from lsp_server.backend.base import Backend, GenerationStats, Prefilling, StopReason
 from lsp_server.engine.cache import CompletionCache
 from lsp_server.engine.context import ContextSelector, SourceDocument
 from lsp_server.engine.families import Family, Layout, detect_family
@@ -71,6 +72,7 @@ class CompletionResult:
     raw_text: str = ""  # what the model generated, before post-processing
     stop_reason: StopReason | None = None
     prompt: Prompt | None = None
+    quick: bool = False  # answered from the short window (the full one was not evaluated yet)
 
     @classmethod
     def empty(cls, source: str) -> "CompletionResult":
@@ -78,6 +80,8 @@ class CompletionResult:
 
 
 PROMPT_OVERHEAD_TOKENS = 32  # FIM markers, file separators, a re-tokenized tail
+# The short window answers only when it saves at least this many tokens of evaluation.
+QUICK_SAVES_AT_LEAST = 64
 
 
 def budget_for(settings: Settings, context_size: int | None = None) -> PromptBudget:
@@ -95,6 +99,27 @@ def budget_for(settings: Settings, context_size: int | None = None) -> PromptBud
         suffix_tokens=suffix,
         context_tokens=context,
         anchor_step_lines=settings.anchor_step_lines,
+    )
+
+
+def quick_settings(settings: Settings) -> Settings | None:
+    """The settings of the short first window (no other files' snippets), or None when it is off
+    or would be no shorter than the full one."""
+    prefix = min(settings.quick_prefix_tokens, settings.prefix_tokens)
+    suffix = min(settings.quick_suffix_tokens, settings.suffix_tokens)
+    if settings.quick_prefix_tokens <= 0 or (prefix, suffix, 0) == (
+        settings.prefix_tokens, settings.suffix_tokens, settings.context_tokens
+    ):
+        return None
+    return dataclasses.replace(settings, prefix_tokens=prefix, suffix_tokens=suffix, context_tokens=0)
+
+
+def after_accepting(request: CompletionRequest, text: str) -> CompletionRequest:
+    """The request the editor sends once the user accepts `text` at the cursor."""
+    return dataclasses.replace(
+        request,
+        doc_text=request.prefix + text + request.suffix,
+        cursor_offset=request.cursor_offset + len(text),
     )
 
 
@@ -175,10 +200,11 @@ class CompletionEngine:
         if cached is not None:
             return cached
         abort = abort or threading.Event()
-        prompt = self.build_prompt(request)
+        prompt, quick = self.choose_prompt(request)
         context = self.postprocess_context(request, prompt)
+        limit = request.settings.max_generation_ms / 1000 or None
         if getattr(self.backend, "serves_infill", False):
-            generation = self._infill(request, prompt, StreamingStop(context).feed, abort)
+            generation = self._infill(request, prompt, StreamingStop(context, limit).feed, abort)
         else:
             tokens, heal_text = self.heal(prompt)
             generation = self.backend.generate(
@@ -187,7 +213,7 @@ class CompletionEngine:
                 stop_ids=prompt.stop_ids,
                 temperature=request.settings.temperature,
                 abort=abort,
-                on_text=StreamingStop(context).feed,
+                on_text=StreamingStop(context, limit).feed,
                 heal_text=heal_text,
             )
         stats = generation.stats
@@ -196,18 +222,75 @@ class CompletionEngine:
                 "completion for %s aborted after %d generated tokens (%d of %d prompt tokens evaluated)",
                 request.uri, stats.generated_tokens, stats.evaluated_tokens, stats.prompt_tokens,
             )
-            return CompletionResult([], "aborted", stats, generation.text, generation.stop_reason, prompt)
+            return CompletionResult([], "aborted", stats, generation.text, generation.stop_reason, prompt, quick)
         text = postprocess(generation.text, context)
         logger.info(
-            "completion from the model for %s: %d prompt tokens, %d evaluated, %d generated, %.0f+%.0f ms, %s",
-            request.uri, stats.prompt_tokens, stats.evaluated_tokens, stats.generated_tokens,
-            stats.prompt_ms, stats.generate_ms, generation.stop_reason.value,
+            "completion from the model for %s: %d prompt tokens%s, %d evaluated, %d generated, %.0f+%.0f ms, %s",
+            request.uri, stats.prompt_tokens, " (short window)" if quick else "", stats.evaluated_tokens,
+            stats.generated_tokens, stats.prompt_ms, stats.generate_ms, generation.stop_reason.value,
         )
         if self.use_cache:
             self._store(request, text)
         return CompletionResult(
-            self._suggestions(request, text), "model", generation.stats, generation.text, generation.stop_reason, prompt
+            self._suggestions(request, text), "model", generation.stats, generation.text, generation.stop_reason,
+            prompt, quick,
         )
+
+    # -- small first, and idle work ------------------------------------------
+
+    def choose_prompt(self, request: CompletionRequest) -> tuple[Prompt, bool]:
+        """The full prompt, or the short window's when the cache holds little of the full one
+        (the cursor moved) and the short one costs at least QUICK_SAVES_AT_LEAST tokens less.
+        True with the short one."""
+        full = self.build_prompt(request)
+        quick_request = self._quick(request)
+        if quick_request is None:
+            return full, False
+        full_pending = self.backend.pending_tokens(self.heal(full)[0])
+        if full_pending <= QUICK_SAVES_AT_LEAST:
+            return full, False
+        quick = self.build_prompt(quick_request)
+        if self.backend.pending_tokens(self.heal(quick)[0]) + QUICK_SAVES_AT_LEAST <= full_pending:
+            return quick, True
+        return full, False
+
+    def _quick(self, request: CompletionRequest) -> CompletionRequest | None:
+        if not isinstance(self.backend, Prefilling) or not self.use_cache:
+            return None
+        settings = quick_settings(request.settings)
+        return None if settings is None else dataclasses.replace(request, settings=settings)
+
+    def prefill(self, request: CompletionRequest, abort: threading.Event) -> int:
+        """Evaluate the prompt a completion at this cursor would use, then the full window if
+        that was the short one; return the tokens evaluated. Idle work: stops at `abort`."""
+        if not isinstance(self.backend, Prefilling) or not self.use_cache:
+            return 0
+        prompt, quick = self.choose_prompt(request)
+        done = self.backend.prefill(self.heal(prompt)[0], abort)
+        if quick and not abort.is_set():
+            done += self.backend.prefill(self.heal(self.build_prompt(request))[0], abort)
+        return done
+
+    def follow_up(self, request: CompletionRequest, result: CompletionResult):
+        """Idle work after an answer, as a `job(abort)`, or None: widen a short window's prompt to
+        the full one, or speculate the completion that follows accepting the suggestion (its
+        answer lands in the cache, so accepting and typing on is served at once)."""
+        if result.source != "model" or not isinstance(self.backend, Prefilling) or not self.use_cache:
+            return None
+        if not request.settings.prefill:
+            return None
+        if result.quick:
+            return lambda abort: self.prefill(request, abort)
+        if not result.suggestions:
+            return None
+        accepted = after_accepting(request, result.suggestions[0].text)
+        return lambda abort: self.speculate(accepted, abort)
+
+    def speculate(self, request: CompletionRequest, abort: threading.Event) -> CompletionResult | None:
+        """A completion computed ahead, for the cache only; nothing if one is cached already."""
+        if self.from_cache(request) is not None:
+            return None
+        return self.complete(request, abort)
 
     def _infill(self, request: CompletionRequest, prompt: Prompt, on_text, abort: threading.Event):
         """A remote server that knows the model's FIM tokens when seekcode does not (llama-server's

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MODEL_JOB_KEY = ("model",)
+IDLE_JOB_KEY = ("idle",)  # prefill and speculation: one at a time, the newest wins
 
 
 class ModelState(str, enum.Enum):
@@ -248,7 +249,28 @@ class Runtime:
             return CompletionResult.empty("backend-error")
         if result.source == "model":
             self.last_backend_error = None
+            follow_up = engine.follow_up(request, result)
+            if follow_up is not None:
+                self.scheduler.submit(IDLE_JOB_KEY, self._idle(engine, follow_up), idle=True)
         return result
+
+    def prefill(self, request: CompletionRequest) -> None:
+        """Evaluate the prompt for a cursor the user is typing at, as idle work (an edit at a new
+        place arrives a little before its completion request)."""
+        engine = self._engine
+        if engine is None or not request.settings.prefill or engine.from_cache(request) is not None:
+            return  # a cached suggestion answers here; don't replace a speculation with nothing
+        self.scheduler.submit(IDLE_JOB_KEY, self._idle(engine, lambda abort: engine.prefill(request, abort)), idle=True)
+
+    def _idle(self, engine: CompletionEngine, job):
+        def run(abort: threading.Event) -> None:
+            if self._engine is not engine:
+                return  # the model was reloaded since: its backend is closed
+            try:
+                job(abort)
+            except Exception as error:  # idle work is optional: a failure costs nothing but a log line
+                logger.info("idle work failed: %s", error)
+        return run
 
     def review(self, key: str, request: ReviewRequest, progress=None) -> Future[ReviewResult | None]:
         """Review on the worker as a background job: completions preempt it; a newer review of `key` supersedes.

@@ -27,13 +27,15 @@ class Document:
             self._index = LineIndex(self.text)
         return self._index
 
-    def replace_range(self, start: Position, end: Position, new_text: str, encoding: PositionEncoding) -> None:
+    def replace_range(self, start: Position, end: Position, new_text: str, encoding: PositionEncoding) -> int:
+        """Apply one edit; return the offset just after the inserted text (where the cursor is)."""
         start_offset = self.index.offset_at(start, encoding)
         end_offset = self.index.offset_at(end, encoding)
         if end_offset < start_offset:
             start_offset, end_offset = end_offset, start_offset
         self.text = self.text[:start_offset] + new_text + self.text[end_offset:]
         self.last_edit = time.monotonic()
+        return start_offset + len(new_text)
 
     def replace_all(self, new_text: str) -> None:
         self.text = new_text

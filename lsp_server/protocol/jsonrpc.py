@@ -165,13 +165,14 @@ class SeekcodeProtocol(LanguageServerProtocol):
             return
         encoding = self._server.position_encoding
         review_edits: list[tuple[int, int, str]] | None = []  # review diagnostics follow the edits
+        cursor: int | None = None  # where the last edit left the cursor
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 start, end = change.range.start, change.range.end
                 if review_edits is not None:
                     review_edits.append((min(start.line, end.line), max(start.line, end.line), change.text))
                 try:
-                    document.replace_range(
+                    cursor = document.replace_range(
                         Position(start.line, start.character), Position(end.line, end.character), change.text, encoding
                     )
                 except PositionError as error:
@@ -183,8 +184,11 @@ class SeekcodeProtocol(LanguageServerProtocol):
             else:
                 document.replace_all(change.text)
                 review_edits = None
+                cursor = None
         document.version = params.text_document.version
         self._server.review.changed(document.uri, review_edits)
+        if cursor is not None:
+            self._server.prefill(document, cursor)
         yield from ()
 
 

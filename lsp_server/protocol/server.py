@@ -177,19 +177,29 @@ class SeekcodeServer(LanguageServer):
             offset = index.offset_at(Position(position.line, position.character), self.position_encoding)
         except PositionError as error:
             raise JsonRpcInvalidParams(f"Invalid params: {error}") from None
+        return self.request_at(document, offset), index, document
+
+    def request_at(self, document: Document, offset: int) -> CompletionRequest:
         others = [
             SourceDocument(path=other.uri, text=other.text, language=other.language_id)
-            for other in self.documents.others(uri)[:MAX_OTHER_DOCUMENTS]
+            for other in self.documents.others(document.uri)[:MAX_OTHER_DOCUMENTS]
         ]
-        request = CompletionRequest(
+        return CompletionRequest(
             doc_text=document.text,
             cursor_offset=offset,
             language=document.language_id,
             other_docs=tuple(others),
             settings=self.settings,
-            uri=uri,
+            uri=document.uri,
         )
-        return request, index, document
+
+    def prefill(self, document: Document, offset: int) -> None:
+        """After an edit: evaluate the prompt at the edit's end while the editor waits out its
+        debounce before asking for a completion there."""
+        if self.runtime.state is not ModelState.READY or not self.settings.is_enabled_for(document.language_id):
+            return
+        if 0 <= offset <= len(document.text):
+            self.runtime.prefill(self.request_at(document, offset))
 
     async def suggest(self, uri: str, position: types.Position) -> tuple[list[CompletionSuggestion], LineIndex]:
         request, index, document = self.completion_request(uri, position)

@@ -125,8 +125,8 @@ def test_a_small_prefix_budget_still_fills_at_least_half(load_vocab, prefix_toke
     # A 512-token model's budget reaches back fewer lines than one 32-line step: rounding the
     # window start up to the step used to drop every line before the cursor.
     vocab = load_vocab("deepseek-coder")
-    builder = builder_for(vocab, PromptBudget(prefix_tokens=prefix_tokens, window_step_lines=32))
     for lines in range(40, 140, 7):
+        builder = builder_for(vocab, PromptBudget(prefix_tokens=prefix_tokens, window_step_lines=32))
         prefix = python_file(lines) + "    "
         window = builder.build(prefix, "\n").prefix_text
         everything = prefix.rstrip(" ").split("\n")
@@ -215,7 +215,8 @@ def test_a_full_prefix_window_moves_in_steps_not_per_keystroke(load_vocab) -> No
     prompts = simulate_typing(builder_for(vocab, budget), document, TYPED_LINE * 3)
     starts = [prompt.prefix_text.split("\n")[0] for prompt in prompts]
     assert len(set(starts)) <= 2  # at most one jump while typing 130 characters
-    assert all(len(vocab.tokenize(prompt.prefix_text)) <= 300 for prompt in prompts)
+    # A start that stays may hold the budget plus a quarter (sticky_window_start).
+    assert all(len(vocab.tokenize(prompt.prefix_text)) <= 300 * 5 // 4 for prompt in prompts)
 
 
 def test_naive_psm_re_evaluates_the_suffix_on_every_keystroke(load_vocab) -> None:
@@ -275,3 +276,29 @@ def test_context_budget_drops_snippets_that_do_not_fit(load_vocab) -> None:
     prompt = builder_for(vocab, PromptBudget(context_tokens=60)).build("x = ", "\n", language="python", snippets=[big, small])
     assert [s.path for s in prompt.snippets] == ["small.py"]
     assert len(prompt.span_tokens("context")) <= 60
+
+
+def test_the_window_start_stays_while_typing_fills_the_budget(load_vocab) -> None:
+    # Typing grows the prefix; a start that moved one step on would make every token after it
+    # new to the KV cache. It stays while the window fits the budget plus a quarter.
+    vocab = load_vocab("deepseek-coder")
+    budget = PromptBudget(prefix_tokens=200, suffix_tokens=20, window_step_lines=2)
+    builder = builder_for(vocab, budget)
+    document = python_file(60)
+    typed = "    value = "
+    start = builder.build(document + typed, "\n", path="a.py").prefix_text.split("\n", 1)[0]
+    kept_over_budget = 0
+    for step in range(12):
+        typed += "value + 1\n    value = "
+        prompt = builder.build(document + typed, "\n", path="a.py")
+        fresh = builder_for(vocab, budget).build(document + typed, "\n", path="a.py")
+        assert len(vocab.tokenize(fresh.prefix_text)) <= budget.prefix_tokens
+        assert len(vocab.tokenize(prompt.prefix_text)) <= budget.prefix_tokens * 5 // 4
+        other = builder.build(document + typed, "\n", path=f"other-{step}.py")
+        assert other.prefix_text == fresh.prefix_text  # another file has its own start
+        if prompt.prefix_text.split("\n", 1)[0] != start:
+            break  # past the budget plus a quarter: the start moved on
+        kept_over_budget += fresh.prefix_text != prompt.prefix_text  # a fresh builder had moved it
+    else:
+        raise AssertionError("the window start never moved on")
+    assert kept_over_budget > 0

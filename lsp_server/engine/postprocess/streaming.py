@@ -9,9 +9,16 @@ indentation), repeats the line that follows the cursor, or starts a loop. Each f
 only on text that no later token can change, so running the pipeline on the text at the
 stop gives the same suggestion as running it on the longer text the model would have
 produced.
+
+`time_limit` (seconds from the first generated text) is the one check that does cut: past
+it, a suggestion with some text stops where it is, as llama.vim's t_max_predict_ms does. A
+long line a small model writes slowly is rarely the one the user wanted, and the user is
+waiting for it.
 """
 
 from __future__ import annotations
+
+import time
 
 from lsp_server.engine.postprocess.base import Context, Mode
 from lsp_server.engine.postprocess.block_indentation import find_block_end
@@ -22,8 +29,10 @@ from lsp_server.engine.postprocess.strip_special_tokens import strip_special_tok
 
 
 class StreamingStop:
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, time_limit: float | None = None) -> None:
         self.context = context
+        self.time_limit = time_limit
+        self._started: float | None = None
         self.text = ""
         self.reason: str | None = None
         self._checked_lines = 0
@@ -34,8 +43,15 @@ class StreamingStop:
         if self.reason is not None:
             return True
         self.text += piece
-        self.reason = self._why_complete()
+        if self._started is None:
+            self._started = time.perf_counter()
+        self.reason = self._why_complete() or self._out_of_time()
         return self.reason is not None
+
+    def _out_of_time(self) -> str | None:
+        if self.time_limit is None or self._started is None or not self.text.strip():
+            return None
+        return "time limit" if time.perf_counter() - self._started > self.time_limit else None
 
     def _why_complete(self) -> str | None:
         if strip_special_tokens(Suggestion(self.text), self.context).text != self.text:
