@@ -59,6 +59,9 @@ class Settings:
     # full window is evaluated in the background for the next keystroke (0: off).
     quick_prefix_tokens: int = 192
     quick_suffix_tokens: int = 48
+    # Reuse cached runs of tokens at shifted positions, as llama-server's --cache-reuse does.
+    # Approximate (the answer can differ from a fresh evaluation's), so off by default.
+    shift_reuse: bool = False
     # Idle work on the model: evaluate the next prompt after an edit or an answer, and
     # speculate the completion that follows a shown suggestion. Any request preempts it.
     prefill: bool = True
@@ -116,6 +119,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "warm_places": int,
     "quick_prefix_tokens": int,
     "quick_suffix_tokens": int,
+    "shift_reuse": bool,
     "prefill": bool,
     "review_trigger": str,
     "tests_run": bool,

@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the user's time between an answer and the next request; seekcode's idle work runs in it")
     parser.add_argument("--quick-prefix-tokens", type=int, default=Settings.quick_prefix_tokens,
                         help="the short first window (0: off)")
+    parser.add_argument("--shift-reuse", action="store_true", help="seekcode reuses cached runs at shifted positions")
     parser.add_argument("--prefill", action=argparse.BooleanOptionalAction, default=True,
                         help="seekcode's idle work (widening, speculation) during pauses")
     parser.add_argument("--llama-server", type=Path, default=latency.DEFAULT_SERVER)
@@ -155,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     if "llama-server" in names and not args.llama_server.is_file():
         parser.error(f"{args.llama_server} is missing; build it (bench/latency/README.md) or drop it from --engines.")
     settings = Settings(threads=args.threads, context_size=args.ctx_size, warm_places=args.warm_places,
-                        quick_prefix_tokens=args.quick_prefix_tokens, prefill=args.prefill)
+                        quick_prefix_tokens=args.quick_prefix_tokens, prefill=args.prefill,
+                        shift_reuse=args.shift_reuse)
     requests = requests_for(args.pattern, args.every, args.requests, args.chars)
     print(f"{len(requests)} requests, {sum(r.place != p.place for r, p in zip(requests[1:], requests))+1} visits")
 

@@ -179,7 +179,8 @@ class SeekcodeArm:
 
     def __init__(self, model: Path, settings: Settings, reuse: bool = True) -> None:
         options = BackendOptions(context_size=settings.context_size, threads=settings.threads, batch_size=settings.batch_size,
-                                 reuse_prefix=reuse, warm_places=settings.warm_places if reuse else 0)
+                                 reuse_prefix=reuse, warm_places=settings.warm_places if reuse else 0,
+                                 shift_reuse=settings.shift_reuse and reuse)
         self.backend = LocalBackend(model, options)
         bundled = bundled_model_path()
         choice = ModelChoice(model, "bundled" if bundled and model.resolve() == bundled.resolve() else "setting")

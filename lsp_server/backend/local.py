@@ -6,10 +6,16 @@ already in the KV cache (sequence 0), keeps the longest common prefix, removes t
 with `llama_memory_seq_rm` and evaluates only the new tail;
 `GenerationStats.evaluated_tokens` says how many that were.
 
-Warm places (`BackendOptions.warm_places`): the KV cache holds spare sequences. A place the
-cursor leaves is parked in one (its cells shared, not copied), and a prompt that shares
-more with a parked place than with the active one brings that place back, so jumping back
-to where the user just was evaluates only what changed there.
+Warm places (`BackendOptions.warm_places`): the KV cache holds spare sequences, each in its
+own stream. A place the cursor leaves is copied to one, and a prompt that reuses more from a
+parked place than from the active one brings that place back, so jumping back to where the
+user just was evaluates only what changed there.
+
+Shifted reuse (`BackendOptions.shift_reuse`, off by default; places.shift_plan): past the
+common prefix, runs of cached tokens that the new prompt repeats further on are shifted into
+place instead of evaluated again, as llama-server's `--cache-reuse` does. It is approximate:
+a run's keys and values were computed after the text that preceded it then. A model whose
+cache cannot shift positions never uses it.
 
 Prompt evaluation runs in chunks sized to take about 0.5 s (64 tokens to `batch_size`) and generation one token at a
 time, checking the abort event in between, so a superseded request stops within one
@@ -34,7 +40,7 @@ import numpy as np
 
 from lsp_server.backend.gguf_header import GgufHeaderError, read_metadata, read_metadata_text
 from lsp_server.backend.llama_params import llama_defaults
-from lsp_server.backend.places import ACTIVE_SEQUENCE, WarmPlaces
+from lsp_server.backend.places import ACTIVE_SEQUENCE, Move, WarmPlaces, reused_by, shift_plan
 from lsp_server.backend.base import (
     Generation,
     common_prefix_length,
@@ -89,6 +95,10 @@ class BackendOptions:
     extra_buffer_types: bool = True  # False on machines where llama.cpp's repacking kernels crash (probe.py)
     # Cursor places kept evaluated in spare KV sequences (places.py), within WARM_PLACES_KV_BUDGET.
     warm_places: int = 0
+    # Shift cached runs of tokens that a new prompt repeats further on into place (places.shift_plan).
+    # Off by default: a shifted run's keys and values were computed after other text, so the
+    # answer differs from a fresh evaluation's, and it saved little in bench/latency/places.py.
+    shift_reuse: bool = False
 
 
 def check_gguf_file(path: Path) -> None:
@@ -171,6 +181,7 @@ class LocalBackend:
         if not self._llama.metadata:
             self._llama.metadata = _recovered_metadata(self.model_path)
         self._is_eog = import_llama_cpp().llama_vocab_is_eog
+        self._can_shift = bool(options.shift_reuse and options.reuse_prefix and _memory_can_shift(self._llama))
         self._vocab = self._llama._model.vocab
         self._piece_cache: dict[int, bytes] = {}
         self._piece_index: PieceIndex | None = None
@@ -293,11 +304,37 @@ class LocalBackend:
         common = min(common_prefix_length(active, prompt), len(prompt) - 1)
         if len(active) - common >= PARK_AFTER_DROPPING:
             self._park(active)
+        moves = shift_plan(active, prompt, common) if self._can_shift else []
+        if moves and self._shift(moves):
+            return reused_by(moves, common)
         if not self._truncate(common):
             logger.info("this model's memory cannot drop a suffix; evaluating the whole prompt")
             self._truncate(0)
             common = 0
         return common
+
+    def _shift(self, moves: Sequence[Move]) -> bool:
+        """Apply a shift plan to the active sequence: drop what lies between the runs, move each
+        run left into place, drop the rest. False (cache emptied) if the memory refused."""
+        llama = self._llama
+        context = llama._ctx
+        cached = llama.input_ids.copy()
+        for move in moves:
+            if not context.kv_cache_seq_rm(ACTIVE_SEQUENCE, move.prompt_start, move.cache_start):
+                self._truncate(0)
+                return False
+            context.kv_cache_seq_shift(
+                ACTIVE_SEQUENCE, move.cache_start, move.cache_start + move.length, move.prompt_start - move.cache_start
+            )
+            llama.input_ids[move.prompt_start : move.prompt_start + move.length] = cached[
+                move.cache_start : move.cache_start + move.length
+            ]
+        last = moves[-1]
+        end = last.prompt_start + last.length
+        context.kv_cache_seq_rm(ACTIVE_SEQUENCE, end, -1)
+        llama.n_tokens = end
+        logger.info("shifted %d cached tokens into place in %d runs", sum(move.length for move in moves), len(moves))
+        return True
 
     def pending_tokens(self, prompt_tokens: Sequence[int]) -> int:
         """How many of `prompt_tokens` `generate` would evaluate now: the active sequence or a
@@ -308,12 +345,19 @@ class LocalBackend:
         if not self.options.reuse_prefix:
             return len(prompt)
         active = self._llama._input_ids.tolist()
-        kept = common_prefix_length(active, prompt)
+        kept = self._reusable(active, prompt)
         if self._places is not None:
-            best = self._places.best_for(prompt, active)
+            best = self._places.best_for(prompt, active, lambda tokens: self._reusable(tokens, prompt))
             if best is not None:
-                kept = max(kept, common_prefix_length(best.tokens, prompt))
+                kept = max(kept, self._reusable(best.tokens, prompt))
         return len(prompt) - min(kept, len(prompt) - 1)
+
+    def _reusable(self, cached: Sequence[int], prompt: Sequence[int]) -> int:
+        """Prompt tokens a cache holding `cached` spares: the common prefix, plus shifted runs."""
+        common = min(common_prefix_length(list(cached), prompt), len(prompt) - 1)
+        if not self._can_shift:
+            return common
+        return reused_by(shift_plan(cached, prompt, common), common)
 
     def prefill(self, prompt_tokens: Sequence[int], abort: threading.Event) -> int:
         """Evaluate `prompt_tokens` into the cache ahead of a request, PREFILL_CHUNK tokens at a
@@ -356,7 +400,7 @@ class LocalBackend:
             return
         llama = self._llama
         active = llama._input_ids.tolist()
-        best = self._places.best_for(prompt, active)
+        best = self._places.best_for(prompt, active, lambda tokens: self._reusable(tokens, prompt))
         if best is None:
             return
         self._park(active, keep=best.sequence)
@@ -691,6 +735,11 @@ def _score_next_tokens(
         best_ids[position + 1] = best_id
 
 
+def _memory_can_shift(llama) -> bool:
+    memory = getattr(llama._ctx, "memory", None)
+    return memory is not None and bool(import_llama_cpp().llama_memory_can_shift(memory))
+
+
 def _token_to_piece(vocab: ctypes.c_void_p, token_id: int) -> bytes:
     llama_cpp = import_llama_cpp()
     size = 64
@@ -736,7 +785,9 @@ def _load_llama(model_path: Path, options: BackendOptions, warm_places: int = 0)
     threads = options.threads
     try:
         model_fields = None if options.extra_buffer_types else {"use_extra_bufts": False}
-        context_fields = {"n_seq_max": warm_places + 1, "kv_unified": True} if warm_places else None
+        # One stream per sequence: parking copies the cells, so shifting the active sequence's
+        # positions never moves a parked place's.
+        context_fields = {"n_seq_max": warm_places + 1, "kv_unified": False} if warm_places else None
         with llama_defaults(model=model_fields, context=context_fields):
             return llama_cpp.Llama(
                 model_path=str(model_path),

@@ -114,6 +114,7 @@ def backend_options(settings: Settings, probe: ProbeOutcome | None = None) -> Ba
     return BackendOptions(
         context_size=settings.context_size, threads=settings.threads, batch_size=settings.batch_size,
         extra_buffer_types=True if probe is None else probe.extra_buffer_types, warm_places=settings.warm_places,
+        shift_reuse=settings.shift_reuse,
     )
 
 
@@ -147,7 +148,8 @@ class Runtime:
                   settings.backend_model, settings.backend_allow_insecure, settings.backend_ca_bundle,
                   settings.backend_timeout) if settings.backend_url else None
         return (str(choice.path), settings.context_size, settings.threads, settings.batch_size,
-                resolve_layout(settings, choice), settings.extra_buffer_types, settings.warm_places, remote)
+                resolve_layout(settings, choice), settings.extra_buffer_types, settings.warm_places, settings.shift_reuse,
+                remote)
 
     def choose(self, settings: Settings) -> ModelChoice:
         return remote_choice(settings) if settings.backend_url else resolve_model(settings, self._environ)
