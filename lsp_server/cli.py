@@ -243,8 +243,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args)
     try:
         settings = settings_from_args(args)
-        if args.command is not None and getattr(args, "warm_places", None) is None:
-            settings = settings.merged({"warm_places": 0})  # a one-shot command never moves its cursor
+        if args.command is not None:
+            # A one-shot command never moves its cursor and has no next keystroke: no warm places,
+            # no short first window, no idle work, and no time limit on its one answer.
+            one_shot = {"quick_prefix_tokens": 0, "prefill": False, "max_generation_ms": 0}
+            if getattr(args, "warm_places", None) is None:
+                one_shot["warm_places"] = 0
+            settings = settings.merged(one_shot)
         if args.command == "complete":
             return run_complete(args, settings)
         if args.command == "doctor":

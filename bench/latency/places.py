@@ -7,7 +7,14 @@ Three typing patterns over real standard-library files, the same engines as run.
   back-forth  two functions of one file, switching between them every K requests
 
     python bench/latency/places.py --model MODEL.gguf --pattern move --every 10 \\
-        [--engines seekcode,naive,llama-server] [--runs 3] [--requests 60] [--threads 2]
+        [--engines seekcode,seekcode-before,naive,llama-server] [--runs 3] [--requests 60] [--threads 2] \\
+        [--pause-ms 0] [--quick-prefix-tokens 192] [--no-prefill] [--shift-reuse]
+
+seekcode-before is seekcode without the short first window, idle work and the generation time
+limit (what issue 16 started from). --pause-ms gives each engine the user's time between an
+answer and the next request; seekcode's idle work (widening a short window, speculating the
+next completion) runs in it and is aborted when it ends, a chunk in flight counting in the
+next request's latency.
 
 Each run replays the same requests to every engine in the same process; the table gives
 the median over runs of each figure (p50/p95 over cold requests, warm requests and all),
@@ -18,6 +25,7 @@ bench/results/places-<pattern>-<time>.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import inspect
 import json
@@ -120,14 +128,26 @@ def print_table(pattern: str, every: int, medians: dict[str, dict[str, float]], 
               f"p95 {ours['p95'] / theirs['p95']:.2f} (target <= 0.5)")
 
 
+class BeforeArm(latency.SeekcodeArm):
+    """seekcode as it was before the short first window, idle work and the generation time limit."""
+
+    name = "seekcode-before"
+
+    def __init__(self, model, settings: Settings) -> None:
+        super().__init__(model, dataclasses.replace(
+            settings, quick_prefix_tokens=0, prefill=False, max_generation_ms=0, shift_reuse=False, warm_places=2))
+
+
 def make_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any:
     if name == "seekcode":
         return latency.SeekcodeArm(args.model, settings)
+    if name == "seekcode-before":
+        return BeforeArm(args.model, settings)
     if name == "naive":
         return latency.NaiveArm(args.model, settings)
     if name == "llama-server":
         return latency.LlamaServerArm(args.llama_server, args.model, args.threads, args.ctx_size)
-    raise SystemExit(f"unknown engine {name!r}; choose from seekcode, naive, llama-server.")
+    raise SystemExit(f"unknown engine {name!r}; choose from seekcode, seekcode-before, naive, llama-server.")
 
 
 def main(argv: list[str] | None = None) -> int:

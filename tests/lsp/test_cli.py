@@ -28,7 +28,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 def test_complete_prints_the_engine_suggestion(tmp_path, tiny_gguf):
     source = tmp_path / "home.py"
     source.write_text(SOURCE, encoding="utf-8")
-    settings = Settings(threads=2, max_tokens=16)
+    # what a one-shot command uses: the full window at once, no time limit on its one answer
+    settings = Settings(threads=2, max_tokens=16, quick_prefix_tokens=0, max_generation_ms=0)
     backend = LocalBackend(tiny_gguf, backend_options(settings))
     try:
         offset = SOURCE.index("return ") + len("return ")
