@@ -364,8 +364,8 @@ class LocalBackend:
         time, checking `abort` before each; return how many were evaluated. A later `generate`
         whose prompt starts with them evaluates only the rest."""
         prompt = [int(token) for token in prompt_tokens][: self.context_size - 1]
-        if len(prompt) < 2 or not self.options.reuse_prefix:
-            return 0
+        if len(prompt) < 2 or not self.options.reuse_prefix or abort.is_set():
+            return 0  # aborted before it began: the cache stays as the last request left it
         start = self._reuse_prefix(prompt)
         evaluated = 0
         for chunk_start in range(start, len(prompt), PREFILL_CHUNK):
