@@ -24,7 +24,7 @@ from lsp_server.backend.base import Backend, GenerationStats, Prefilling, StopRe
 from lsp_server.engine.cache import CompletionCache
 from lsp_server.engine.context import ContextSelector, SourceDocument
 from lsp_server.engine.families import Family, Layout, detect_family
-from lsp_server.engine.postprocess import Context, StreamingStop, postprocess
+from lsp_server.engine.postprocess import TIME_LIMIT, Context, StreamingStop, complete_lines, postprocess
 from lsp_server.engine.prompt import Prompt, PromptBudget, PromptBuilder
 from lsp_server.settings import Settings
 
@@ -202,9 +202,9 @@ class CompletionEngine:
         abort = abort or threading.Event()
         prompt, quick = self.choose_prompt(request)
         context = self.postprocess_context(request, prompt)
-        limit = request.settings.max_generation_ms / 1000 or None
+        stop = StreamingStop(context, request.settings.max_generation_ms / 1000 or None)
         if getattr(self.backend, "serves_infill", False):
-            generation = self._infill(request, prompt, StreamingStop(context, limit).feed, abort)
+            generation = self._infill(request, prompt, stop.feed, abort)
         else:
             tokens, heal_text = self.heal(prompt)
             generation = self.backend.generate(
@@ -213,7 +213,7 @@ class CompletionEngine:
                 stop_ids=prompt.stop_ids,
                 temperature=request.settings.temperature,
                 abort=abort,
-                on_text=StreamingStop(context, limit).feed,
+                on_text=stop.feed,
                 heal_text=heal_text,
             )
         stats = generation.stats
@@ -223,6 +223,8 @@ class CompletionEngine:
                 request.uri, stats.generated_tokens, stats.evaluated_tokens, stats.prompt_tokens,
             )
             return CompletionResult([], "aborted", stats, generation.text, generation.stop_reason, prompt, quick)
+        if stop.reason == TIME_LIMIT:
+            generation.text = complete_lines(generation.text)  # a line cut off by the clock is dropped
         text = postprocess(generation.text, context)
         logger.info(
             "completion from the model for %s: %d prompt tokens%s, %d evaluated, %d generated, %.0f+%.0f ms, %s",

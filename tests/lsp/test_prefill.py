@@ -14,7 +14,7 @@ import pytest
 
 from lsp_server.backend.base import Prefilling
 from lsp_server.backend.local import PREFILL_CHUNK, BackendOptions, LocalBackend
-from lsp_server.engine.postprocess import Context, StreamingStop
+from lsp_server.engine.postprocess import TIME_LIMIT, Context, StreamingStop, complete_lines
 from lsp_server.features.completion import (
     QUICK_SAVES_AT_LEAST,
     CompletionEngine,
@@ -329,15 +329,25 @@ def mid_line_context() -> Context:
     return Context.create("def f(values):\n    total = ", "\n    return total\n", "python")
 
 
-def test_a_zero_time_limit_stops_at_the_first_piece_with_text_not_on_blank_ones():
-    stop = StreamingStop(mid_line_context(), time_limit=0.0)
-    assert not stop.feed(" ")
-    assert not stop.feed("  ")
+def block_context() -> Context:
+    return Context.create("def f(values):\n    ", "\n", "python")
+
+
+def test_a_zero_time_limit_stops_once_a_first_line_with_text_is_complete():
+    stop = StreamingStop(block_context(), time_limit=0.0)
+    for piece in ("\n", "   ", " total", " = 0"):  # a blank line, then a line still being written
+        assert not stop.feed(piece)
     assert stop.reason is None
-    assert stop.feed("sum")
-    assert stop.reason == "time limit" and stop.text == "   sum"
-    assert stop.feed("(values)")  # stopped stays stopped, and keeps its text
-    assert stop.text == "   sum"
+    assert stop.feed("\n")
+    assert stop.reason == TIME_LIMIT and stop.text == "\n    total = 0\n"
+    assert stop.feed("    return")  # stopped stays stopped, and keeps its text
+    assert stop.text == "\n    total = 0\n"
+
+
+def test_a_generation_stopped_for_time_keeps_its_complete_lines():
+    assert complete_lines("total = 0\n    return tot") == "total = 0\n"
+    assert complete_lines("total = 0\n") == "total = 0\n"
+    assert complete_lines("total = 0") == ""
 
 
 def test_no_time_limit_never_stops_for_time():

@@ -25,7 +25,7 @@ from lsp_server.engine.postprocess.held_back import drop_held_back
 from lsp_server.engine.postprocess.indentation_style import keep_indentation_style
 from lsp_server.engine.postprocess.repetition import cut_repetition
 from lsp_server.engine.postprocess.single_line import keep_single_line
-from lsp_server.engine.postprocess.streaming import StreamingStop
+from lsp_server.engine.postprocess.streaming import TIME_LIMIT, StreamingStop, complete_lines
 from lsp_server.engine.postprocess.strip_special_tokens import strip_special_tokens
 from lsp_server.engine.postprocess.suffix_overlap import drop_suffix_overlap
 from lsp_server.engine.postprocess.trailing_whitespace import trim_trailing_whitespace
@@ -65,6 +65,8 @@ __all__ = [
     "Filter",
     "Mode",
     "StreamingStop",
+    "TIME_LIMIT",
+    "complete_lines",
     "Suggestion",
     "decide_mode",
     "postprocess",

@@ -10,10 +10,10 @@ only on text that no later token can change, so running the pipeline on the text
 stop gives the same suggestion as running it on the longer text the model would have
 produced.
 
-`time_limit` (seconds from the first generated text) is the one check that does cut: past
-it, a suggestion with some text stops where it is, as llama.vim's t_max_predict_ms does. A
-long line a small model writes slowly is rarely the one the user wanted, and the user is
-waiting for it.
+`time_limit` (seconds from the first generated text) is the one check that does cut, and
+only once a first line is complete, as llama.vim's t_max_predict_ms does: the lines after it
+that a small model writes slowly cost the user more waiting than they give. The engine then
+keeps the complete lines (`complete_lines`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,14 @@ from lsp_server.engine.postprocess.repetition import loop_start
 from lsp_server.engine.postprocess.base import Suggestion
 from lsp_server.engine.postprocess.held_back import drop_held_back
 from lsp_server.engine.postprocess.strip_special_tokens import strip_special_tokens
+
+
+TIME_LIMIT = "time limit"
+
+
+def complete_lines(text: str) -> str:
+    """The text up to its last line break ("" without one): what a generation stopped for time keeps."""
+    return text[: text.rfind("\n") + 1]
 
 
 class StreamingStop:
@@ -49,9 +57,10 @@ class StreamingStop:
         return self.reason is not None
 
     def _out_of_time(self) -> str | None:
-        if self.time_limit is None or self._started is None or not self.text.strip():
+        if self.time_limit is None or self._started is None or not complete_lines(self.text).strip():
             return None
-        return "time limit" if time.perf_counter() - self._started > self.time_limit else None
+        return TIME_LIMIT if time.perf_counter() - self._started > self.time_limit else None
+
 
     def _why_complete(self) -> str | None:
         if strip_special_tokens(Suggestion(self.text), self.context).text != self.text:
