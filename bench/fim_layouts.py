@@ -115,6 +115,12 @@ def summarize(rows: list[dict], names) -> dict[str, dict]:
     return summary
 
 
+def window_budget(spec: str) -> PromptBudget:
+    """"PREFIX/SUFFIX" token budgets, anchored every 8 lines."""
+    prefix, suffix = (int(part) for part in spec.split("/"))
+    return PromptBudget(prefix_tokens=prefix, suffix_tokens=suffix, anchor_step_lines=8)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path)
@@ -127,6 +133,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--layouts", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--windows", nargs="+", default=[], metavar="PREFIX/SUFFIX",
+                        help="compare window sizes in the anchored layout instead of layouts: token budgets of "
+                             "the prefix window and the suffix (e.g. 1024/256 192/48)")
     args = parser.parse_args()
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads crawl on shared CPUs
@@ -154,6 +163,9 @@ def main() -> None:
         for name, (layout, step) in VARIANTS.items()
         if name in args.layouts
     }
+    if args.windows:
+        builders = {f"window {spec}": PromptBuilder(family, tokenize, window_budget(spec), layout=Layout.PSM_ANCHORED)
+                    for spec in args.windows}
     rows = []
     started = time.perf_counter()
     for case in tqdm(cases, desc="cases"):

@@ -90,7 +90,8 @@ def budget_for(settings: Settings, context_size: int | None = None) -> PromptBud
     prefix, suffix, context = settings.prefix_tokens, settings.suffix_tokens, settings.context_tokens
     if context_size is not None:
         room = max(64, context_size - settings.max_tokens - PROMPT_OVERHEAD_TOKENS)
-        wanted = prefix + suffix + context
+        # the prefix window may run a quarter over its budget while its start stays (prompt.py)
+        wanted = prefix + prefix // 4 + suffix + context
         if wanted > room:
             scale = room / wanted
             prefix, suffix, context = max(16, int(prefix * scale)), int(suffix * scale), int(context * scale)
