@@ -57,8 +57,8 @@ class Settings:
     # Small first: a request that would evaluate much of its prompt (the cursor moved to a new
     # place) is answered from a short window of this many prefix and suffix tokens, and the
     # full window is evaluated in the background for the next keystroke (0: off).
-    quick_prefix_tokens: int = 192
-    quick_suffix_tokens: int = 48
+    quick_prefix_tokens: int = 320
+    quick_suffix_tokens: int = 80
     # Reuse cached runs of tokens at shifted positions, as llama-server's --cache-reuse does.
     # Approximate (the answer can differ from a fresh evaluation's), so off by default.
     shift_reuse: bool = False

@@ -8,7 +8,7 @@ Three typing patterns over real standard-library files, the same engines as run.
 
     python bench/latency/places.py --model MODEL.gguf --pattern move --every 10 \\
         [--engines seekcode,seekcode-before,naive,llama-server] [--runs 3] [--requests 60] [--threads 2] \\
-        [--pause-ms 0] [--quick-prefix-tokens 192] [--no-prefill] [--shift-reuse]
+        [--pause-ms 0] [--quick-prefix-tokens 320] [--no-prefill] [--shift-reuse]
 
 seekcode-before is seekcode without the short first window, idle work and the generation time
 limit (what issue 16 started from). --pause-ms gives each engine the user's time between an
@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pause-ms", type=float, default=0.0,
                         help="the user's time between an answer and the next request; seekcode's idle work runs in it")
     parser.add_argument("--quick-prefix-tokens", type=int, default=Settings.quick_prefix_tokens,
-                        help="the short first window (0: off)")
+                        help="the short first window's prefix tokens (0: off)")
+    parser.add_argument("--quick-suffix-tokens", type=int, default=Settings.quick_suffix_tokens)
     parser.add_argument("--shift-reuse", action="store_true", help="seekcode reuses cached runs at shifted positions")
     parser.add_argument("--prefill", action=argparse.BooleanOptionalAction, default=True,
                         help="seekcode's idle work (widening, speculation) during pauses")
@@ -176,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     if "llama-server" in names and not args.llama_server.is_file():
         parser.error(f"{args.llama_server} is missing; build it (bench/latency/README.md) or drop it from --engines.")
     settings = Settings(threads=args.threads, context_size=args.ctx_size, warm_places=args.warm_places,
-                        quick_prefix_tokens=args.quick_prefix_tokens, prefill=args.prefill,
+                        quick_prefix_tokens=args.quick_prefix_tokens, quick_suffix_tokens=args.quick_suffix_tokens,
+                        prefill=args.prefill,
                         shift_reuse=args.shift_reuse)
     requests = requests_for(args.pattern, args.every, args.requests, args.chars)
     print(f"{len(requests)} requests, {sum(r.place != p.place for r, p in zip(requests[1:], requests))+1} visits")

@@ -224,8 +224,8 @@ class CompletionEngine:
                 request.uri, stats.generated_tokens, stats.evaluated_tokens, stats.prompt_tokens,
             )
             return CompletionResult([], "aborted", stats, generation.text, generation.stop_reason, prompt, quick)
-        if stop.reason == TIME_LIMIT:
-            generation.text = complete_lines(generation.text)  # a line cut off by the clock is dropped
+        if stop.reason == TIME_LIMIT:  # a line cut off by the clock is dropped, unless it is the only one
+            generation.text = complete_lines(generation.text) or generation.text
         text = postprocess(generation.text, context)
         logger.info(
             "completion from the model for %s: %d prompt tokens%s, %d evaluated, %d generated, %.0f+%.0f ms, %s",

@@ -333,15 +333,39 @@ def block_context() -> Context:
     return Context.create("def f(values):\n    ", "\n", "python")
 
 
-def test_a_zero_time_limit_stops_once_a_first_line_with_text_is_complete():
-    stop = StreamingStop(block_context(), time_limit=0.0)
-    for piece in ("\n", "   ", " total", " = 0"):  # a blank line, then a line still being written
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_past_the_limit_generation_stops_once_a_first_line_with_text_is_complete():
+    clock = Clock()
+    stop = StreamingStop(block_context(), time_limit=0.5, clock=clock)
+    assert not stop.feed("\n")
+    clock.now += 0.8  # past the limit, below twice the limit
+    for piece in ("   ", " total", " = 0"):  # a blank line, then a line still being written
         assert not stop.feed(piece)
     assert stop.reason is None
     assert stop.feed("\n")
     assert stop.reason == TIME_LIMIT and stop.text == "\n    total = 0\n"
     assert stop.feed("    return")  # stopped stays stopped, and keeps its text
     assert stop.text == "\n    total = 0\n"
+
+
+def test_one_line_running_on_stops_at_twice_the_limit():
+    clock = Clock()
+    stop = StreamingStop(mid_line_context(), time_limit=0.5, clock=clock)
+    assert not stop.feed("'\\t")
+    clock.now += 0.9
+    assert not stop.feed("\\n")
+    clock.now += 0.2  # 1.1 s > 2 × 0.5 s with text and no line break
+    assert stop.feed("\\r")
+    assert stop.reason == TIME_LIMIT
 
 
 def test_a_generation_stopped_for_time_keeps_its_complete_lines():

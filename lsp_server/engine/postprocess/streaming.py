@@ -10,10 +10,10 @@ only on text that no later token can change, so running the pipeline on the text
 stop gives the same suggestion as running it on the longer text the model would have
 produced.
 
-`time_limit` (seconds from the first generated text) is the one check that does cut, and
-only once a first line is complete, as llama.vim's t_max_predict_ms does: the lines after it
-that a small model writes slowly cost the user more waiting than they give. The engine then
-keeps the complete lines (`complete_lines`).
+`time_limit` (seconds from the first generated text) is the one check that does cut: once a
+first line is complete, as llama.vim's t_max_predict_ms does (the lines after it that a
+small model writes slowly cost the user more waiting than they give; the engine keeps the
+complete lines, `complete_lines`), and in any case at twice the limit (one line running on).
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ def complete_lines(text: str) -> str:
 
 
 class StreamingStop:
-    def __init__(self, context: Context, time_limit: float | None = None) -> None:
+    def __init__(self, context: Context, time_limit: float | None = None, clock=time.perf_counter) -> None:
         self.context = context
         self.time_limit = time_limit
+        self._clock = clock
         self._started: float | None = None
         self.text = ""
         self.reason: str | None = None
@@ -52,14 +53,19 @@ class StreamingStop:
             return True
         self.text += piece
         if self._started is None:
-            self._started = time.perf_counter()
+            self._started = self._clock()
         self.reason = self._why_complete() or self._out_of_time()
         return self.reason is not None
 
     def _out_of_time(self) -> str | None:
-        if self.time_limit is None or self._started is None or not complete_lines(self.text).strip():
+        if self.time_limit is None or self._started is None or not self.text.strip():
             return None
-        return TIME_LIMIT if time.perf_counter() - self._started > self.time_limit else None
+        elapsed = self._clock() - self._started
+        if elapsed > self.time_limit and complete_lines(self.text).strip():
+            return TIME_LIMIT
+        # One line running on twice as long (a small model looping on escapes or digits):
+        # the user gets its start and can type on.
+        return TIME_LIMIT if elapsed > 2 * self.time_limit else None
 
 
     def _why_complete(self) -> str | None:
