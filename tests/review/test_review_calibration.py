@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.assist import review_cases, stdlib_cases
@@ -191,6 +192,21 @@ def test_yes_no_from_the_random_model_are_probabilities(backend):
             assert logprob < 0
             total += math.exp(logprob)
     assert total <= 1.0 + 1e-6
+
+
+def test_next_token_distribution_is_the_scored_one(backend):
+    """next_logprobs (read by bench/assist/review_point.py) is a distribution over the vocabulary,
+    and its entry for a token is that token's score from token_scores."""
+    tokens = backend.tokenize(CODE)
+    distribution = backend.next_logprobs(tokens)
+    assert distribution.shape == (backend.vocab_size,)
+    assert math.exp(distribution.max()) <= 1.0 and float(np.exp(distribution).sum()) == pytest.approx(1.0, abs=1e-6)
+    for token in (int(distribution.argmax()), 7, backend.vocab_size - 1):
+        assert backend.token_scores([*tokens, token])[0][-1] == pytest.approx(distribution[token], abs=1e-4)
+    assert backend.next_logprobs(tokens[:3]) is not None  # a shorter prompt (prefix reuse) still answers
+    index = backend.piece_index()
+    digits = index.ids_where(lambda piece: piece[:1].isdigit())
+    assert digits and all(backend.token_piece(token)[:1].isdigit() for token in digits)
 
 
 def _verified(verdicts, threshold=1.0):
