@@ -33,7 +33,7 @@ from bench.assist.review_cases import functions  # noqa: E402
 from lsp_server.engine import calibration as cal  # noqa: E402
 from lsp_server.backend.local import BackendOptions, LocalBackend  # noqa: E402
 from lsp_server.features.review import (  # noqa: E402
-    LineTable, ReviewRequest, WrittenReviewUnavailable, _expected_text, scored_lines, verify_messages,
+    LineTable, ReviewRequest, WrittenReviewUnavailable, same_shaped_fix, scored_lines, verify_messages,
 )
 from lsp_server.features.review_calibration import calibration_for  # noqa: E402
 from lsp_server.features.review_model import LocalReviewModel  # noqa: E402
@@ -47,7 +47,7 @@ def score(model, text: str, metric: str, info: float, verify: bool) -> dict:
     table = LineTable(text)
     # Lines whose surprising token the model would swap for a same-shaped one (an operator for an
     # operator, a number for a number): the review's own quick-fix rule (features/review.py).
-    fixable = [line for line in every if _expected_text(line, table) is not None][:TOP]
+    fixable = [line for line in every if same_shaped_fix(line, table) is not None][:TOP]
     verdicts = {}
     if verify:
         for line in lines:
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
                 table = LineTable(function.source)
                 corpus_worst.append(max((line.score for line in lines if math.isfinite(line.score)), default=-math.inf))
                 corpus_fixable.append(max((line.score for line in lines if math.isfinite(line.score)
-                                           and _expected_text(line, table) is not None), default=-math.inf))
+                                           and same_shaped_fix(line, table) is not None), default=-math.inf))
     finally:
         backend.close()
     surprise_of = lambda scores: scores["lines"]  # noqa: E731

@@ -21,7 +21,7 @@ import pytest
 from bench.assist import review_cases, stdlib_cases
 from lsp_server.engine import calibration as cal
 from lsp_server.features.review import (
-    LineTable, ReviewOptions, ReviewRequest, review, scored_lines, verify_messages,
+    LineTable, ReviewOptions, ReviewRequest, review, same_shaped_fix, scored_lines, verify_messages,
 )
 from lsp_server.features.review_calibration import Calibrator, calibration_for, options_for
 from lsp_server.features.review_model import LocalReviewModel
@@ -98,6 +98,15 @@ def test_thresholds_come_from_the_models_scores_on_clean_code(backend, tiny_gguf
     assert sum(score >= calibration.info for score in worst) <= math.floor(cal.P_INFO * len(worst))
     assert sum(score >= math.nextafter(calibration.info, -math.inf) for score in worst) > math.floor(cal.P_INFO * len(worst))
     assert calibration.verify is not None and math.isfinite(calibration.verify)
+    # The fix-warning level: at most floor(p * n) functions' worst line with a same-shaped fix reaches it.
+    worst_fixable = []
+    for function in small_corpus:
+        table = LineTable(function.source)
+        worst_fixable.append(max((line.score for line in scored_lines(function.source, "python", scorer, None, calibration.metric)
+                                  if same_shaped_fix(line, table) is not None), default=-math.inf))
+    assert calibration.fix_warning == cal.threshold(worst_fixable, cal.P_WARNING)
+    assert sum(score >= calibration.fix_warning for score in worst_fixable) <= math.floor(cal.P_WARNING * len(worst_fixable))
+    assert options_for(calibration).fix_warning == calibration.fix_warning
 
 
 def test_an_aborted_calibration_resumes_where_it_stopped(backend, small_corpus):
