@@ -4,7 +4,8 @@
         [--arms surprise,written,both,baseline] [--out bench/assist/results] [--uncalibrated]
 
 Cases: the docstring benchmark's CPython standard-library functions (bench/assist/review_cases.py),
-each reviewed clean and with one behaviour-changing edit. Thresholds: the model's calibration
+each reviewed clean and with up to 3 one-edit mutants that are shown to change behaviour (run
+against the clean function; the others are dropped and counted). Thresholds: the model's calibration
 (features/review_calibration.py, computed once on held-out standard-library modules that no case
 comes from, then cached), exactly as the CLI and the editor use them. Arms:
 - surprise: model surprise alone; written: the constrained written review alone;
@@ -12,8 +13,8 @@ comes from, then cached), exactly as the CLI and the editor use them. Arms:
   plus the written review steered to the surprising lines;
 - baseline: the same model asked in one plain chat message for a JSON list of bugs, its
   answer read as a user would (every reported line is a finding, no grammar, no filtering).
-Recall: a mutant with a finding at warning or above whose lines cover the mutated line
-±1. False alarm: a clean function with any finding at warning or above. Time: seconds
+Recall: the share of mutants with a finding at warning or above whose lines cover the mutated
+line ±1. False alarm: the share of clean functions with any finding at warning or above. Time: seconds
 per review (median). Prints a table; writes JSON.
 """
 
@@ -30,7 +31,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from bench.assist.review_cases import Case, cases  # noqa: E402
+from bench.assist.review_cases import Case, Function, functions  # noqa: E402
 from lsp_server.backend.local import BackendOptions, LocalBackend  # noqa: E402
 from lsp_server.engine import calibration as cal  # noqa: E402
 from lsp_server.features.review import SEVERITY_RANK, ReviewOptions, ReviewRequest, review  # noqa: E402
@@ -94,33 +95,40 @@ def restores(lines, case: Case) -> bool:
     return any(start == end == case.mutated_line and suggestion == original for start, end, _, suggestion in lines)
 
 
-def run_arm(arm: str, backend, model, items: list[Case], options: ReviewOptions) -> dict:
+def run_arm(arm: str, backend, model, items: list[Function], options: ReviewOptions) -> dict:
     seconds, records = [], []
-    for case in items:
+    for function in items:
         started = time.perf_counter()
-        mutant_lines = flagged_lines(arm, backend, model, case.mutant, options)
-        middle = time.perf_counter()
-        clean_lines = flagged_lines(arm, backend, model, case.clean, options)
-        seconds += [middle - started, time.perf_counter() - middle]
-        records.append({"case": case.name, "edit": case.edit, "mutated_line": case.mutated_line,
-                        "mutant_findings": mutant_lines, "clean_findings": clean_lines,
-                        "hit": covers(mutant_lines, case.mutated_line), "alarm": alarms(clean_lines),
-                        "hit_any": covers(mutant_lines, case.mutated_line, "info"), "alarm_any": alarms(clean_lines, "info"),
-                        "fix_restores": restores(mutant_lines, case)})
-        print(f"  {arm:9s} {case.name:40s} hit={int(records[-1]['hit'])} alarm={int(records[-1]['alarm'])} "
-              f"(any severity: {int(records[-1]['hit_any'])}/{int(records[-1]['alarm_any'])})", file=sys.stderr, flush=True)
+        clean_lines = flagged_lines(arm, backend, model, function.clean, options)
+        seconds.append(time.perf_counter() - started)
+        mutants = []
+        for case in function.mutants:
+            started = time.perf_counter()
+            mutant_lines = flagged_lines(arm, backend, model, case.mutant, options)
+            seconds.append(time.perf_counter() - started)
+            mutants.append({"edit": case.edit, "mutated_line": case.mutated_line, "findings": mutant_lines,
+                            "hit": covers(mutant_lines, case.mutated_line),
+                            "hit_any": covers(mutant_lines, case.mutated_line, "info"),
+                            "fix_restores": restores(mutant_lines, case)})
+        records.append({"case": function.name, "clean_findings": clean_lines, "alarm": alarms(clean_lines),
+                        "alarm_any": alarms(clean_lines, "info"), "mutants": mutants})
+        print(f"  {arm:9s} {function.name:40s} hits={sum(m['hit'] for m in mutants)}/{len(mutants)} "
+              f"alarm={int(records[-1]['alarm'])} (any severity: {sum(m['hit_any'] for m in mutants)}/"
+              f"{int(records[-1]['alarm_any'])})", file=sys.stderr, flush=True)
+    all_mutants = [mutant for record in records for mutant in record["mutants"]]
     count = len(items)
-    return {"arm": arm, "cases": count,
-            "recall": sum(r["hit"] for r in records) / count,
+    return {"arm": arm, "functions": count, "mutants": len(all_mutants),
+            "recall": sum(m["hit"] for m in all_mutants) / len(all_mutants),
             "false_alarm_rate": sum(r["alarm"] for r in records) / count,
-            "recall_any_severity": sum(r["hit_any"] for r in records) / count,
+            "recall_any_severity": sum(m["hit_any"] for m in all_mutants) / len(all_mutants),
             "false_alarm_rate_any_severity": sum(r["alarm_any"] for r in records) / count,
-            "fixes_restoring_the_original": sum(r["fix_restores"] for r in records) / count,
+            "fixes_restoring_the_original": sum(m["fix_restores"] for m in all_mutants) / len(all_mutants),
+            "hits": sum(m["hit"] for m in all_mutants), "alarms": sum(r["alarm"] for r in records),
             "median_seconds": statistics.median(seconds), "mean_seconds": statistics.fmean(seconds),
             "records": records}
 
 
-def check_disjoint(items: list[Case], corpus: list[cal.CorpusFunction]) -> None:
+def check_disjoint(items: list[Function], corpus: list[cal.CorpusFunction]) -> None:
     """No benchmark function calibrates a threshold (same label or same source text)."""
     labels = {function.label for function in corpus}
     sources = {function.source for function in corpus}
@@ -134,6 +142,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--label", default="")
     parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--mutants", type=int, default=3, help="behaviour-changing mutants per function, at most")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--out", default="bench/assist/results")
@@ -143,7 +152,11 @@ def main(argv=None) -> int:
     bad = [arm for arm in arms if arm not in ARMS]
     if bad:
         parser.error(f"unknown arm {bad[0]}; choose from {', '.join(ARMS)}")
-    items = cases(args.limit)
+    items = functions(args.limit, args.mutants)
+    mutant_count = sum(len(function.mutants) for function in items)
+    dropped = sum(len(function.dropped) for function in items)
+    print(f"{len(items)} functions, {mutant_count} mutants that change behaviour ({dropped} tried and dropped: "
+          "no input told them apart)", file=sys.stderr)
     corpus = cal.corpus()
     check_disjoint(items, corpus)
     backend = LocalBackend(args.model, BackendOptions(context_size=4096, threads=args.threads))
@@ -160,23 +173,26 @@ def main(argv=None) -> int:
             calibration = calibration_for(model, Path(args.model), progress=_tqdm_progress(), functions=corpus)
         options = options_for(calibration)
         print(f"thresholds: info {options.surprise_threshold:.2f}, warning {options.surprise_warning:.2f}, "
-              f"verify {options.verify_threshold}", file=sys.stderr)
+              f"fix warning {options.fix_warning}, verify {options.verify_threshold}", file=sys.stderr)
         for arm in arms:
             results.append(run_arm(arm, backend, model, items, options))
             load[f"after {arm}"] = os.getloadavg()
             # Saved after every arm: a long run that is stopped keeps what it measured.
             path.write_text(json.dumps({"model": str(args.model), "label": label, "threads": args.threads,
+                                        "functions": len(items), "mutants": mutant_count, "dropped_mutants": dropped,
+                                        "dropped": {f.name: list(f.dropped) for f in items if f.dropped},
                                         "calibration": calibration.__dict__ if calibration else None,
                                         "load_average": load, "arms": results}, indent=1), encoding="utf-8")
     finally:
         backend.close()
-    print(f"\nreview benchmark, {label}, {len(items)} functions (clean + one mutant each); "
+    print(f"\nreview benchmark, {label}, {len(items)} clean functions, {mutant_count} behaviour-changing mutants "
+          f"({dropped} dropped); "
           f"load average (1, 5, 15 min) {load}")
     print("| arm | recall (warning+, line ±1) | false alarms (warning+, clean) | recall, any severity | "
           "false alarms, any severity | quick fix restores the original | median s / review | mean s / review |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['arm']} | {r['recall']:.0%} | {r['false_alarm_rate']:.0%} | {r['recall_any_severity']:.0%} | "
+        print(f"| {r['arm']} | {r['recall']:.0%} ({r['hits']}/{r['mutants']}) | {r['false_alarm_rate']:.0%} ({r['alarms']}/{r['functions']}) | {r['recall_any_severity']:.0%} | "
               f"{r['false_alarm_rate_any_severity']:.0%} | {r['fixes_restoring_the_original']:.0%} | {r['median_seconds']:.2f} | {r['mean_seconds']:.2f} |")
     print(f"\nwritten {path}")
     return 0

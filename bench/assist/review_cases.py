@@ -1,13 +1,17 @@
 """Review benchmark cases: the docstring and tests benchmark's standard-library functions
-(bench/assist/stdlib_cases.py, same selection and order), each with one one-edit mutant.
+(bench/assist/stdlib_cases.py, same selection and order), each with up to `per_function`
+one-edit mutants that are shown to change behaviour.
 
 A mutant changes one operator, comparison, membership or identity test, boolean
 connective or constant, augmented assignment, integer constant or negation on one line,
 by editing the source text at the AST node's position (so the clean and the mutated
-function differ only in that edit, formatting included). Functions with no such site
-are skipped, so the first `limit` functions of that list that have one are used. The
-mutants are not run: an edit of this kind changes behaviour except in rare equivalent
-cases, which the report counts as misses for every arm alike.
+function differ only in that edit, formatting included). Each mutant is run against the
+clean function (bench/assist/mutant_check.py: the docstring's examples and generated
+arguments, in a subprocess); one that no input tells apart is dropped, as the issue counts
+only "one-edit mutants that change behaviour" as bugs. A function's sites are tried in a
+seeded random order until `per_function` mutants change behaviour (at most MAX_TRIES sites);
+functions with none are skipped, so the first `limit` functions of that list that have one
+are used.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ AUG_SWAPS = {ast.Add: ("+=", "-="), ast.Sub: ("-=", "+="), ast.Mult: ("*=", "//=
 BOOL_SWAPS = {ast.And: ("and", "or"), ast.Or: ("or", "and")}
 
 
+MAX_TRIES = 16  # sites run per function at most
+
+
 @dataclass(frozen=True)
 class Case:
     name: str  # module.function
@@ -37,6 +44,17 @@ class Case:
     mutant: str
     mutated_line: int  # 1-based line of the edit
     edit: str  # e.g. "< -> <="
+    witness: str = ""  # the input that told the mutant from the clean function
+
+
+@dataclass(frozen=True)
+class Function:
+    """A clean benchmark function and its behaviour-changing mutants."""
+
+    name: str
+    clean: str
+    mutants: tuple[Case, ...]
+    dropped: tuple[str, ...] = ()  # edits tried that no input told apart ("line N: old -> new")
 
 
 @dataclass(frozen=True)
@@ -110,13 +128,37 @@ def mutate(source: str, site: _Site) -> str:
     return "".join(lines)
 
 
-def cases(limit: int, seed: int = 0) -> list[Case]:
-    rng = random.Random(seed)
-    built = []
-    for name, source in stdlib_functions(limit):
+def functions(limit: int, per_function: int = 3, seed: int = 0, progress=None) -> list[Function]:
+    """The first `limit` listed functions with at least one behaviour-changing mutant, each with up
+    to `per_function` of them (run in subprocesses: about a second per function)."""
+    from bench.assist.mutant_check import changes_behaviour
+
+    built: list[Function] = []
+    for name, source in stdlib_functions(4 * limit):
+        module, _, function_name = name.rpartition(".")
         sites = _sites(source)
-        site = sites[rng.randrange(len(sites))]
-        mutant = mutate(source, site)
-        ast.parse(mutant)  # every mutant still parses
-        built.append(Case(name, source, mutant, site.line, f"{site.old or 'not'} -> {site.new or '(removed)'}"))
+        random.Random(f"{seed}:{name}").shuffle(sites)
+        mutants, dropped = [], []
+        for site in sites[:MAX_TRIES]:
+            mutant = mutate(source, site)
+            ast.parse(mutant)  # every mutant still parses
+            edit = f"{site.old or 'not'} -> {site.new or '(removed)'}"
+            verdict = changes_behaviour(module, function_name, source, mutant, seed)
+            if not verdict.changed:
+                dropped.append(f"line {site.line}: {edit}")
+                continue
+            mutants.append(Case(name, source, mutant, site.line, edit, verdict.witness))
+            if len(mutants) >= per_function:
+                break
+        if progress:
+            progress(name, len(mutants), len(dropped))
+        if mutants:
+            built.append(Function(name, source, tuple(mutants), tuple(dropped)))
+            if len(built) >= limit:
+                break
     return built
+
+
+def cases(limit: int, per_function: int = 3, seed: int = 0) -> list[Case]:
+    """Every mutant of `functions(limit, per_function, seed)`, function by function."""
+    return [case for function in functions(limit, per_function, seed) for case in function.mutants]

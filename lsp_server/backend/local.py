@@ -685,6 +685,20 @@ class LocalBackend:
         self._remember_scores(tokens, scores, best, best_ids)
         return scores, best, best_ids
 
+    def next_logprobs(self, tokens: Sequence[int], *, abort: threading.Event | None = None) -> np.ndarray | None:
+        """log P(each vocabulary token | `tokens`): the distribution of the token after them, from the
+        same cached pass as `token_scores` (a common prefix with the last call is not evaluated again)."""
+        if not tokens:
+            raise ValueError("next_logprobs needs at least one token.")
+        if self.token_scores(tokens, abort=abort) is None:
+            return None
+        llama_cpp = import_llama_cpp()
+        logits = np.ctypeslib.as_array(
+            llama_cpp.llama_get_logits_ith(self._llama._ctx.ctx, -1), shape=(self.vocab_size,)
+        ).astype(np.float64)
+        peak = logits.max()
+        return logits - (peak + np.log(np.exp(logits - peak).sum()))
+
     def _remember_scores(self, tokens: list[int], scores: list[float], best: list[float], best_ids: list[int]) -> None:
         self._scored_tokens = tokens
         self._scored_logprobs = scores
@@ -707,6 +721,10 @@ class PieceIndex:
         start = bisect.bisect_left(self._pieces, piece)
         end = bisect.bisect_right(self._pieces, piece)
         return self._ids[start:end]
+
+    def ids_where(self, predicate) -> list[int]:
+        """Ids of the tokens whose bytes satisfy `predicate`."""
+        return [token_id for piece, token_id in zip(self._pieces, self._ids) if predicate(piece)]
 
     def ids_starting_with(self, prefix: bytes) -> list[int]:
         start = bisect.bisect_left(self._pieces, prefix)

@@ -5,7 +5,9 @@ worst line on correct code reaches depends on the model (a sharp model's spread 
 so its scores run into the tens; a weak model's stay small). So each model's thresholds
 are read off its own scores on a held-out corpus of correct code: the warning threshold
 is the score that the worst line of at most `P_WARNING` of clean functions reaches, the
-info threshold the one at most `P_INFO` reach; the focused verification's threshold
+info threshold the one at most `P_INFO` reach; the fix-warning threshold the one that the worst
+line with a same-shaped quick fix (features/review.py `same_shaped_fix`) of at most `P_WARNING`
+reach (the review then warns only about such lines); the focused verification's threshold
 likewise (of clean functions, at most `P_WARNING` get a candidate the model judges wrong).
 
 The corpus is standard-library functions of the running Python, read with `inspect`
@@ -30,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # Bump when the corpus, the scores or the rule change: older cached calibrations are then ignored.
-VERSION = 1
+VERSION = 2  # 2: fix_warning
 P_WARNING = 0.02  # a clean function gets a warning with at most this probability (on the corpus)
 P_INFO = 0.25  # ... an info finding (also: the lines that focused verification looks at)
 
@@ -104,6 +106,9 @@ class Calibration:
     warning: float
     verify: float | None  # log P(no) - log P(yes) threshold; None: the model was not asked
     functions: int  # corpus functions scored
+    # The surprise score that, among lines whose surprising token the model would swap for a
+    # same-shaped one (the quick fix), at most P_WARNING of the functions' worst such lines reach.
+    fix_warning: float | None = None
     p_warning: float = P_WARNING
     p_info: float = P_INFO
     version: int = VERSION

@@ -90,6 +90,11 @@ class ReviewOptions:
     # None: no verification (a surprise finding's severity comes from its score alone). Set by the
     # model's calibration (features/review_calibration.py).
     verify_threshold: float | None = None
+    # When set (by the calibration), a surprise finding is a warning only when the model's own first
+    # choice there is a same-shaped one-token fix (an operator for an operator, a number for a number:
+    # the quick fix) and the line scores at least this; other surprising lines are info. None: a
+    # surprise finding is a warning from `surprise_warning` on.
+    fix_warning: float | None = None
 
 
 @dataclass
@@ -170,9 +175,9 @@ def review(
             return ReviewResult([], aborted=True)
 
     findings = list(written or [])
-    for line in surprising[: options.max_surprise_findings]:
+    for line in _with_fixable(surprising, lines, options):
         finding = _surprise_finding(line, lines, options)
-        if line.line in verdicts:
+        if line.line in verdicts and not (options.fix_warning is not None and finding.severity == "warning"):
             confirmed = verdicts[line.line] >= options.verify_threshold
             finding = replace(finding, severity="warning" if confirmed else "info",
                               message=finding.message + (" Asked about this line alone, the model judged it wrong."
@@ -194,7 +199,27 @@ def _surprising_lines(request, model, lines, first, last, options, abort) -> lis
         return None
     # Diff mode: candidates only on changed lines (the rest are context, not under review).
     candidates = [line for line in scored if request.changed_lines is None or line.line in request.changed_lines]
-    return surprising_lines(candidates, first, last, options.surprise_threshold, max(options.hint_lines, options.max_surprise_findings))
+    top = surprising_lines(candidates, first, last, options.surprise_threshold, max(options.hint_lines, options.max_surprise_findings))
+    if options.fix_warning is None:
+        return top
+    # Lines with a same-shaped fix that reach the warning level are candidates too, even when
+    # lines without one score higher (after the top ones, so hints and verification are unchanged).
+    fixable = [line for line in surprising_lines(candidates, first, last, options.fix_warning, len(candidates))
+               if same_shaped_fix(line, lines) is not None][: options.max_surprise_findings]
+    return top + [line for line in fixable if line not in top]
+
+
+def _with_fixable(surprising: list[LineSurprise], lines: "LineTable", options: ReviewOptions) -> list[LineSurprise]:
+    """The top candidates, then any further line with a same-shaped fix at the warning level."""
+    chosen = surprising[: options.max_surprise_findings]
+    if options.fix_warning is None:
+        return chosen
+
+    def fix_warned(line: LineSurprise) -> bool:
+        return line.score >= options.fix_warning and same_shaped_fix(line, lines) is not None
+
+    room = options.max_surprise_findings - sum(fix_warned(line) for line in chosen)  # at most that many fix warnings
+    return chosen + [line for line in surprising[options.max_surprise_findings:] if fix_warned(line) and line not in chosen][:room]
 
 
 def _verify(request, model, lines, first, last, candidates, abort, result) -> dict[int, float] | None:
@@ -225,8 +250,11 @@ def scored_lines(text: str, language: str, scorer: SurpriseScorer, region: tuple
 
 def _surprise_finding(line: LineSurprise, lines: "LineTable", options: ReviewOptions) -> Finding:
     token = lines.text[line.start : line.end].strip() or lines.text[line.start : line.end]
-    severity = "warning" if line.score >= options.surprise_warning else "info"
-    expected = _expected_text(line, lines)
+    expected = same_shaped_fix(line, lines)
+    if options.fix_warning is None:
+        severity = "warning" if line.score >= options.surprise_warning else "info"
+    else:
+        severity = "warning" if expected and line.score >= options.fix_warning else "info"
     hint = f"; it expected `{expected.strip()}`" if expected else ""
     message = (f"Unusual code: a code model did not expect `{token}` here{hint} "
                f"({line.score:.0f} spreads above this file's typical token); check this line.")
@@ -238,8 +266,9 @@ def _surprise_finding(line: LineSurprise, lines: "LineTable", options: ReviewOpt
                    suggestion=suggestion, score=line.score)
 
 
-def _expected_text(line: LineSurprise, lines: "LineTable") -> str | None:
-    """The model's first choice for the surprising token, when it is a usable one-line replacement."""
+def same_shaped_fix(line: LineSurprise, lines: "LineTable") -> str | None:
+    """The model's first choice for the surprising token, when it is a usable one-line replacement
+    of the same shape (see `_same_shape`)."""
     expected = line.expected
     if not expected or "\n" in expected or "\r" in expected or "\ufffd" in expected or not expected.strip():
         return None

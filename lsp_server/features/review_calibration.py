@@ -5,7 +5,8 @@
 
 The thresholds (engine/calibration.py) come from the model's own scores on the corpus:
 1. surprise: each corpus function's worst line score; the info and warning thresholds are
-   the levels that at most P_INFO / P_WARNING of these functions reach;
+   the levels that at most P_INFO / P_WARNING of these functions reach; the fix-warning
+   threshold likewise from each function's worst line that has a same-shaped quick fix;
 2. focused verification (models that can be asked): each function's lines at or above the
    info threshold are put to the model ("is line N correct?"); the verification threshold is
    the log-odds that at most P_WARNING of the functions' worst-judged lines reach.
@@ -25,7 +26,8 @@ from pathlib import Path
 
 from lsp_server.engine import calibration as cal
 from lsp_server.features.review import (
-    LineTable, ReviewModel, ReviewOptions, ReviewRequest, WrittenReviewUnavailable, scored_lines, verify_messages,
+    LineTable, ReviewModel, ReviewOptions, ReviewRequest, WrittenReviewUnavailable, same_shaped_fix, scored_lines,
+    verify_messages,
 )
 
 logger = logging.getLogger(__name__)
@@ -65,13 +67,20 @@ class Calibrator:
                  for lines in self._lines.values()]
         info = cal.threshold(worst, cal.P_INFO)
         warning = max(cal.threshold(worst, cal.P_WARNING), info)  # monotone: a warning is at least info
+        worst_fixable = []
+        for function in self.functions:
+            table = LineTable(function.source)
+            worst_fixable.append(max((line.score for line in self._lines[function.label]
+                                      if math.isfinite(line.score) and same_shaped_fix(line, table) is not None),
+                                     default=-math.inf))
+        fix_warning = cal.threshold(worst_fixable, cal.P_WARNING)
         verify = None
         if self.verify:
             verify = self._verify_threshold(info, abort, progress, total)
             if verify is False:
                 return None
         return cal.Calibration(self.model_sha256, self.options.surprise_metric, info, warning, verify,
-                               len(self.functions), python=platform.python_version())
+                               len(self.functions), fix_warning=fix_warning, python=platform.python_version())
 
     def _verify_threshold(self, info: float, abort, progress, total) -> float | None | bool:
         for index, function in enumerate(self.functions):
@@ -104,7 +113,8 @@ def options_for(calibration: cal.Calibration | None, base: ReviewOptions = Revie
     if calibration is None:
         return base
     return replace(base, surprise_metric=calibration.metric, surprise_threshold=calibration.info,
-                   surprise_warning=calibration.warning, verify_threshold=calibration.verify)
+                   surprise_warning=calibration.warning, verify_threshold=calibration.verify,
+                   fix_warning=calibration.fix_warning)
 
 
 _sha_memo: dict[tuple[str, int, int], str] = {}

@@ -15,12 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.assist import review_cases, stdlib_cases
 from lsp_server.engine import calibration as cal
 from lsp_server.features.review import (
-    LineTable, ReviewOptions, ReviewRequest, review, scored_lines, verify_messages,
+    LineTable, ReviewOptions, ReviewRequest, review, same_shaped_fix, scored_lines, verify_messages,
 )
 from lsp_server.features.review_calibration import Calibrator, calibration_for, options_for
 from lsp_server.features.review_model import LocalReviewModel
@@ -73,8 +74,9 @@ def test_calibration_corpus_is_disjoint_from_the_benchmark():
     assert len(corpus) >= 100  # CORPUS_SIZE (120) here; a newer Python lacks a few of the modules
     labels = {function.label for function in corpus}
     sources = {function.source for function in corpus}
-    for case in review_cases.cases(50):
-        assert case.name not in labels and case.clean not in sources
+    # Every listed function with a mutation site (a superset of the review cases; their mutants are not run here).
+    for name, source in review_cases.stdlib_functions(200):
+        assert name not in labels and source not in sources
     for function in stdlib_cases.stdlib_functions(50):
         assert function.label not in labels and function.source not in sources
 
@@ -96,6 +98,15 @@ def test_thresholds_come_from_the_models_scores_on_clean_code(backend, tiny_gguf
     assert sum(score >= calibration.info for score in worst) <= math.floor(cal.P_INFO * len(worst))
     assert sum(score >= math.nextafter(calibration.info, -math.inf) for score in worst) > math.floor(cal.P_INFO * len(worst))
     assert calibration.verify is not None and math.isfinite(calibration.verify)
+    # The fix-warning level: at most floor(p * n) functions' worst line with a same-shaped fix reaches it.
+    worst_fixable = []
+    for function in small_corpus:
+        table = LineTable(function.source)
+        worst_fixable.append(max((line.score for line in scored_lines(function.source, "python", scorer, None, calibration.metric)
+                                  if same_shaped_fix(line, table) is not None), default=-math.inf))
+    assert calibration.fix_warning == cal.threshold(worst_fixable, cal.P_WARNING)
+    assert sum(score >= calibration.fix_warning for score in worst_fixable) <= math.floor(cal.P_WARNING * len(worst_fixable))
+    assert options_for(calibration).fix_warning == calibration.fix_warning
 
 
 def test_an_aborted_calibration_resumes_where_it_stopped(backend, small_corpus):
@@ -190,6 +201,21 @@ def test_yes_no_from_the_random_model_are_probabilities(backend):
             assert logprob < 0
             total += math.exp(logprob)
     assert total <= 1.0 + 1e-6
+
+
+def test_next_token_distribution_is_the_scored_one(backend):
+    """next_logprobs (read by bench/assist/review_point.py) is a distribution over the vocabulary,
+    and its entry for a token is that token's score from token_scores."""
+    tokens = backend.tokenize(CODE)
+    distribution = backend.next_logprobs(tokens)
+    assert distribution.shape == (backend.vocab_size,)
+    assert math.exp(distribution.max()) <= 1.0 and float(np.exp(distribution).sum()) == pytest.approx(1.0, abs=1e-6)
+    for token in (int(distribution.argmax()), 7, backend.vocab_size - 1):
+        assert backend.token_scores([*tokens, token])[0][-1] == pytest.approx(distribution[token], abs=1e-4)
+    assert backend.next_logprobs(tokens[:3]) is not None  # a shorter prompt (prefix reuse) still answers
+    index = backend.piece_index()
+    digits = index.ids_where(lambda piece: piece[:1].isdigit())
+    assert digits and all(backend.token_piece(token)[:1].isdigit() for token in digits)
 
 
 def _verified(verdicts, threshold=1.0):
