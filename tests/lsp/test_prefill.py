@@ -172,16 +172,9 @@ def test_prefill_at_a_new_place_keeps_the_old_one_warm(warm_backend):
     assert warm_backend.generate(a, max_tokens=2).stats.evaluated_tokens == 1
 
 
-def test_a_prefill_aborted_at_once_keeps_a_cache_it_never_used_warm(warm_backend):
-    a, b = warm_backend.tokenize(PLACE_A), warm_backend.tokenize(PLACE_B)
-    warm_backend.generate(a, max_tokens=2)
-    abort = threading.Event()
-    abort.set()
-    assert warm_backend.prefill(b, abort) == 0
-    assert warm_backend.pending_tokens(a) == 1
-
-
-def test_a_prefill_aborted_at_once_leaves_the_cache_as_it_was(backend):
+@pytest.mark.parametrize("fixture", ["backend", "warm_backend"])
+def test_a_prefill_aborted_at_once_leaves_the_cache_as_it_was(request, fixture):
+    backend = request.getfixturevalue(fixture)  # with and without warm places to park in
     a, b = backend.tokenize(PLACE_A), backend.tokenize(PLACE_B)
     backend.generate(a, max_tokens=2)
     abort = threading.Event()
