@@ -1,4 +1,4 @@
-"""A scripted docstring writer: the fake model of the placement tests (fills are fixed)."""
+"""Scripted writers: the fake models of the docstring and tests features (their answers are fixed)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Mapping
 
 from lsp_server.features.docstring import DocstringPlan, DocstringWriter, Hole
+from lsp_server.features.tests import TestWriter
 
 
 class ScriptedWriter(DocstringWriter):
@@ -22,3 +23,18 @@ class ScriptedWriter(DocstringWriter):
         if callable(self.script):
             return self.script(hole)
         return self.script.get(hole.key, "")
+
+
+class ScriptedTestWriter(TestWriter):
+    """Writes `answers` in order, the last one again for any later call; records the error
+    each call was given (None on a first attempt)."""
+
+    name = "scripted"
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.errors: list[str | None] = []
+
+    def write(self, plan, abort: threading.Event, error: str | None = None) -> str:
+        self.errors.append(error)
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]

@@ -5,13 +5,13 @@ runs are real pytest subprocesses on a tiny project."""
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
 
 from lsp_server.features.oracles import find_sites, plan_repairs, probe_source, rewrite
-from lsp_server.features.tests import TestsError, TestWriter, generate_tests, plan_tests, run_and_filter
+from lsp_server.features.tests import TestsError, generate_tests, plan_tests, run_and_filter
+from tests.assist.fakes import ScriptedTestWriter as Script
 
 SUBJECT = (
     "import random\n"
@@ -23,16 +23,6 @@ SUBJECT = (
     "def half(x):\n    return Fraction(x, 2)\n\n\n"
     "def noisy():\n    return random.random()\n"
 )
-
-
-class Script(TestWriter):
-    name = "scripted"
-
-    def __init__(self, code: str) -> None:
-        self.code = code
-
-    def write(self, plan, abort: threading.Event, error: str | None = None) -> str:
-        return self.code
 
 
 def repaired(tmp_path: Path, code: str, framework: str = "pytest"):

@@ -13,17 +13,8 @@ import pytest
 
 from lsp_server.engine.symbols import has_syntax_errors
 from lsp_server.features.compiled_runs import junit_launcher
-from lsp_server.features.tests import TestsError, TestWriter, generate_tests, plan_tests, run_and_filter, run_once
-
-
-class Script(TestWriter):
-    name = "scripted"
-
-    def __init__(self, answer: str) -> None:
-        self.answer = answer
-
-    def write(self, plan, abort, error=None) -> str:
-        return self.answer
+from lsp_server.features.tests import TestsError, generate_tests, plan_tests, run_and_filter, run_once
+from tests.assist.fakes import ScriptedTestWriter as Script
 
 
 def project(root: Path, files: dict[str, str]) -> Path:

@@ -10,22 +10,13 @@ from pathlib import Path
 import pytest
 
 from lsp_server.engine.symbols import has_syntax_errors
-from lsp_server.features.tests import TestsError, TestWriter, generate_tests, plan_tests, remove_tests, run_and_filter
+from lsp_server.features.tests import TestsError, generate_tests, plan_tests, remove_tests, run_and_filter
 from lsp_server.features.tests import test_names as names_in
+from tests.assist.fakes import ScriptedTestWriter as Script
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seekcode"
 NODE_BIN = Path(os.environ.get("SEEKCODE_E2E_HOME", CACHE / "vscode-e2e")) / "bin"
 RUNNERS = Path(os.environ.get("SEEKCODE_JS_RUNNERS", CACHE / "js-runners")) / "node_modules"
-
-
-class Script(TestWriter):
-    name = "scripted"
-
-    def __init__(self, answer: str) -> None:
-        self.answer = answer
-
-    def write(self, plan, abort, error=None) -> str:
-        return self.answer
 
 
 @pytest.fixture

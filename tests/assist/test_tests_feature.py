@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,26 +16,14 @@ from lsp_server.engine.symbols import has_syntax_errors
 from lsp_server.features.edits import write_atomic
 from lsp_server.features.tests import (
     TestsError,
-    TestWriter,
     detect_framework,
     generate_tests,
     plan_tests,
     run_and_filter,
 )
+from tests.assist.fakes import ScriptedTestWriter as Script
 
 PY_SOURCE = "def slugify(text):\n    return '-'.join(text.lower().split())\n"
-
-
-class Script(TestWriter):
-    name = "scripted"
-
-    def __init__(self, *answers: str) -> None:
-        self.answers = list(answers)
-        self.errors: list[str | None] = []
-
-    def write(self, plan, abort: threading.Event, error: str | None = None) -> str:
-        self.errors.append(error)
-        return self.answers.pop(0)
 
 
 def project(tmp_path: Path, files: dict[str, str]) -> Path:
