@@ -32,8 +32,9 @@ class Settings:
     threads: int | None = None
     batch_size: int = 256
     max_tokens: int = 64
-    # Generation stops this long after the first generated text (0: only at max_tokens or the
-    # suggestion's end): a slow long line costs the user more than it gives.
+    # An answer is due this long after its request began (0: no limit): past it, generation
+    # stops at the end of a line. A request that evaluated a new place's prompt answers with its
+    # first line; a slow long line costs the user more than it gives.
     max_generation_ms: int = 600
     temperature: float = 0.0
     enabled: bool = True

@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     per_run: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    last_records: dict[str, list[dict[str, Any]]] = {}
     for _ in range(args.runs):
         arms = [make_arm(name, args, settings) for name in names]  # fresh caches every run
         try:
@@ -196,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 arm.close()
         for name in names:
             per_run[name].append(summarize(records[name]))
+        last_records = {name: [dataclasses.asdict(record) for record in records[name]] for name in names}
     medians = {name: median_of(rows) for name, rows in per_run.items()}
     print_table(args.pattern, args.every, medians, args.runs)
     output = latency.RESULTS_DIR / f"places-{args.pattern}-{args.every}-{time.strftime('%Y%m%d-%H%M%S')}.json"
@@ -203,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     output.write_text(json.dumps({
         "command": " ".join([sys.executable, *sys.argv]), "model": str(args.model), "pattern": args.pattern,
         "every": args.every, "pause_ms": args.pause_ms, "runs": per_run, "medians": medians, "load_average_after": os.getloadavg(),
+        "last_run_records": last_records,
     }, indent=1), encoding="utf-8")
     print(f"wrote {output}")
     return 0

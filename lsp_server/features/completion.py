@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -200,10 +201,11 @@ class CompletionEngine:
         cached = self.from_cache(request)
         if cached is not None:
             return cached
+        started = time.perf_counter()
         abort = abort or threading.Event()
         prompt, quick = self.choose_prompt(request)
         context = self.postprocess_context(request, prompt)
-        stop = StreamingStop(context, request.settings.max_generation_ms / 1000 or None)
+        stop = StreamingStop(context, request.settings.max_generation_ms / 1000 or None, started=started)
         if getattr(self.backend, "serves_infill", False):
             generation = self._infill(request, prompt, stop.feed, abort)
         else:

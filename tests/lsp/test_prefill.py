@@ -361,6 +361,43 @@ def test_one_line_running_on_stops_at_twice_the_limit():
     assert stop.reason == TIME_LIMIT
 
 
+def test_counted_from_the_request_a_slow_prompt_leaves_time_for_the_first_line_only():
+    clock = Clock()
+    stop = StreamingStop(block_context(), time_limit=0.5, clock=clock, started=clock.now)
+    clock.now += 1.5  # the prompt took 1.5 s: the answer is already due at its first text
+    for piece in ("total", " = 0"):
+        assert not stop.feed(piece)
+    assert stop.feed("\n")
+    assert stop.reason == TIME_LIMIT and stop.text == "total = 0\n"
+
+
+def test_counted_from_the_request_a_fast_prompt_leaves_time_for_more_lines():
+    clock = Clock()
+    stop = StreamingStop(block_context(), time_limit=0.5, clock=clock, started=clock.now)
+    clock.now += 0.1
+    for piece in ("total = 0\n", "    for value in values:\n"):
+        assert not stop.feed(piece)
+        clock.now += 0.1
+    assert not stop.feed("        total")
+    clock.now += 0.25  # past due (0.5 s after the request)
+    assert stop.feed(" += value")
+    assert stop.reason == TIME_LIMIT
+    assert complete_lines(stop.text) == "total = 0\n    for value in values:\n"
+
+
+def test_counted_from_the_request_one_line_is_cut_half_a_limit_past_due_or_a_limit_after_it_began():
+    for prompt_seconds, cut_after_first_text in ((0.1, 0.65), (1.5, 0.5)):
+        clock = Clock()
+        stop = StreamingStop(mid_line_context(), time_limit=0.5, clock=clock, started=clock.now)
+        clock.now += prompt_seconds
+        assert not stop.feed("'\\t")
+        clock.now += cut_after_first_text - 0.02
+        assert not stop.feed("\\n"), prompt_seconds
+        clock.now += 0.04
+        assert stop.feed("\\r"), prompt_seconds
+        assert stop.reason == TIME_LIMIT
+
+
 def test_a_generation_stopped_for_time_keeps_its_complete_lines():
     assert complete_lines("total = 0\n    return tot") == "total = 0\n"
     assert complete_lines("total = 0\n") == "total = 0\n"

@@ -10,10 +10,15 @@ only on text that no later token can change, so running the pipeline on the text
 stop gives the same suggestion as running it on the longer text the model would have
 produced.
 
-`time_limit` (seconds from the first generated text) is the one check that does cut: once a
-first line is complete, as llama.vim's t_max_predict_ms does (the lines after it that a
-small model writes slowly cost the user more waiting than they give; the engine keeps the
-complete lines, `complete_lines`), and in any case at twice the limit (one line running on).
+`time_limit` is the one check that does cut. The answer is due `time_limit` seconds after
+`started` (when the request began; without it, after the first generated text). Past that,
+generation stops once a first line is complete, as llama.vim's t_max_predict_ms does: the
+lines after it that a small model writes slowly cost the user more waiting than they give
+(the engine keeps the complete lines, `complete_lines`). So a request that spent its time
+evaluating a prompt (the cursor moved) answers with its first line, and a keystroke at a warm
+place gets more lines in the same time. A first line still running on (a small model looping
+on escapes or digits) is cut at the later of half a limit past the due time and a whole
+limit after its first text; the user gets its start and can type on.
 """
 
 from __future__ import annotations
@@ -37,11 +42,13 @@ def complete_lines(text: str) -> str:
 
 
 class StreamingStop:
-    def __init__(self, context: Context, time_limit: float | None = None, clock=time.perf_counter) -> None:
+    def __init__(self, context: Context, time_limit: float | None = None, clock=time.perf_counter,
+                 started: float | None = None) -> None:
         self.context = context
         self.time_limit = time_limit
         self._clock = clock
-        self._started: float | None = None
+        self._request_started = started
+        self._started: float | None = None  # the first generated text
         self.text = ""
         self.reason: str | None = None
         self._checked_lines = 0
@@ -60,12 +67,15 @@ class StreamingStop:
     def _out_of_time(self) -> str | None:
         if self.time_limit is None or self._started is None or not self.text.strip():
             return None
-        elapsed = self._clock() - self._started
-        if elapsed > self.time_limit and complete_lines(self.text).strip():
+        now = self._clock()
+        if self._request_started is None:
+            due, line_cap = self._started + self.time_limit, self._started + 2 * self.time_limit
+        else:
+            due = self._request_started + self.time_limit
+            line_cap = max(due + self.time_limit / 2, self._started + self.time_limit)
+        if now > due and complete_lines(self.text).strip():
             return TIME_LIMIT
-        # One line running on twice as long (a small model looping on escapes or digits):
-        # the user gets its start and can type on.
-        return TIME_LIMIT if elapsed > 2 * self.time_limit else None
+        return TIME_LIMIT if now > line_cap else None
 
 
     def _why_complete(self) -> str | None:
