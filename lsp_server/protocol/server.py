@@ -31,6 +31,9 @@ from lsp_server.settings import CONFIG_SECTION, Settings, SettingsError
 logger = logging.getLogger(__name__)
 
 MAX_OTHER_DOCUMENTS = 8
+# Sent by our editor clients when the cursor comes to rest somewhere (LSP has no such message):
+# {"textDocument": {"uri"}, "position"}. The server evaluates the prompt there while idle.
+CURSOR_NOTIFICATION = "seekcode/cursor"
 # One cursor, one request: a user types in one place at a time, so a newer completion request
 # for any document supersedes the older one (editors may ask for every visible buffer at once).
 COMPLETION_JOB_KEY = "completion"
@@ -193,9 +196,24 @@ class SeekcodeServer(LanguageServer):
             uri=document.uri,
         )
 
+    def cursor_moved(self, params: Any) -> None:
+        """`seekcode/cursor` from our editor clients: the cursor rests at a place (the user opened a
+        file or jumped there). Evaluate that place's prompt while they read, before they type."""
+        place = _cursor_place(params)
+        document = self.documents.get(place[0]) if place else None
+        if document is None:
+            logger.info("seekcode/cursor ignored: it needs an open textDocument.uri and a position")
+            return
+        try:
+            offset = document.index.offset_at(place[1], self.position_encoding)
+        except PositionError as error:
+            logger.info("seekcode/cursor ignored: %s", error)
+            return
+        self.prefill(document, offset)
+
     def prefill(self, document: Document, offset: int) -> None:
-        """After an edit: evaluate the prompt at the edit's end while the editor waits out its
-        debounce before asking for a completion there."""
+        """Evaluate the prompt at `offset` as idle work: after an edit, while the editor waits out
+        its debounce before asking there; where the cursor came to rest, while the user reads."""
         if self.runtime.state is not ModelState.READY or not self.settings.is_enabled_for(document.language_id):
             return
         if 0 <= offset <= len(document.text):
@@ -255,6 +273,19 @@ def _guarded(handler):
     return wrapper
 
 
+def _cursor_place(params: Any) -> tuple[str, Position] | None:
+    """(uri, position) from `{"textDocument": {"uri"}, "position": {"line", "character"}}`, or None."""
+    def field(value: Any, name: str) -> Any:  # pygls hands unknown methods' params over as objects
+        return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+    document, position = field(params, "textDocument"), field(params, "position")
+    uri = field(document, "uri")
+    line, character = field(position, "line"), field(position, "character")
+    if not isinstance(uri, str) or not all(type(value) is int and value >= 0 for value in (line, character)):
+        return None
+    return uri, Position(line, character)
+
+
 def build_server(base_settings: Settings, runtime: Runtime | None = None) -> SeekcodeServer:
     server = SeekcodeServer(base_settings, runtime)
 
@@ -287,6 +318,10 @@ def build_server(base_settings: Settings, runtime: Runtime | None = None) -> See
         ls.runtime.settings_changed()
         if ls.runtime.needs_reload(ls.settings):
             ls.start_model_load()
+
+    @server.feature(CURSOR_NOTIFICATION)
+    def cursor(ls: SeekcodeServer, params: Any) -> None:
+        ls.cursor_moved(params)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     @_guarded

@@ -119,3 +119,45 @@ def test_without_prefill_a_cold_request_takes_the_short_window(start_server, tin
     assert answered["short"] is not None
     assert int(answered["evaluated"]) == int(answered["prompt"])  # cold: nothing was evaluated ahead
     assert "prefill at offset" not in log_text(client)
+
+
+def rest_the_cursor_on_the_new_place(client: LspClient) -> None:
+    client.open(URI, SOURCE)
+    client.notify("seekcode/cursor", {"textDocument": {"uri": URI}, "position": {"line": LINE, "character": COLUMN}})
+
+
+def test_a_cursor_resting_at_a_place_prefills_it_before_any_edit(start_server, tiny_gguf):
+    client = start(start_server, tiny_gguf, {}, traced=True)
+    rest_the_cursor_on_the_new_place(client)
+    ended = wait_for_log(client, re.compile(rf"prefill at offset {len(BEFORE + TARGET)} ended: (\d+) tokens evaluated$"))
+    assert int(ended[1]) > 0
+    assert model_lines(client) == []
+    items = client.inline(URI, LINE, COLUMN, timeout=WAIT)["items"]
+    answered = model_lines(client)[0]
+    assert answered["short"] is None
+    assert int(answered["evaluated"]) <= 4 < int(answered["prompt"])
+
+    plain = start(start_server, tiny_gguf, {"prefill": False, "quickPrefixTokens": 0}, traced=False)
+    rest_the_cursor_on_the_new_place(plain)
+    assert plain.inline(URI, LINE, COLUMN, timeout=WAIT)["items"] == items
+    [cold] = model_lines(plain)
+    assert int(cold["evaluated"]) == int(cold["prompt"]) == int(answered["prompt"])
+
+
+def test_cursor_notifications_the_server_cannot_place_are_ignored(start_server, tiny_gguf):
+    client = start(start_server, tiny_gguf, {}, traced=True)
+    client.open(URI, SOURCE)
+    for params in (
+        {"textDocument": {"uri": "file:///work/not-open.py"}, "position": {"line": 0, "character": 0}},
+        {"textDocument": {"uri": URI}, "position": {"line": -1, "character": 0}},
+        {"textDocument": {"uri": URI}, "position": {"line": 10_000, "character": 0}},
+        {"textDocument": {"uri": URI}},
+        "not an object",
+    ):
+        client.notify("seekcode/cursor", params)
+    # Past the end of a line is the line's end, as LSP says of positions.
+    client.notify("seekcode/cursor", {"textDocument": {"uri": URI}, "position": {"line": LINE, "character": 500}})
+    wait_for_log(client, re.compile(rf"prefill at offset {len(BEFORE + TARGET)} ended"))
+    assert len(re.findall("seekcode/cursor ignored", log_text(client))) == 5
+    assert isinstance(client.inline(URI, LINE, COLUMN, timeout=WAIT)["items"], list)
+    assert client.process.poll() is None
