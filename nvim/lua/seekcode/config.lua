@@ -18,6 +18,9 @@ M.defaults = {
   -- 'builtin' or 'extmark' force one.
   ghost_text = 'auto',
   debounce_ms = 150, -- extmark renderer only; the built-in one has its own
+  -- Where the cursor rests this long in Normal mode, the server evaluates the prompt while you
+  -- read (seekcode/cursor); false: never.
+  cursor_rest_ms = 300,
   keymaps = {
     accept = '<Tab>', -- falls back to a plain <Tab> when no suggestion shows
     accept_word = '<M-w>',
@@ -46,6 +49,9 @@ function M.merge(user)
   vim.validate('ghost_text', options.ghost_text, function(v)
     return v == 'auto' or v == 'builtin' or v == 'extmark'
   end, "'auto', 'builtin' or 'extmark'")
+  vim.validate('cursor_rest_ms', options.cursor_rest_ms, function(v)
+    return v == false or (type(v) == 'number' and v >= 0)
+  end, 'milliseconds or false')
   M.options = options
   return options
 end

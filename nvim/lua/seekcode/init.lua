@@ -40,6 +40,9 @@ function M.setup(opts)
       local client = vim.lsp.get_client_by_id(args.data.client_id)
       if client and client.name == require('seekcode.lsp').name then
         ghost().attach(args.buf, client)
+        if options.cursor_rest_ms then
+          require('seekcode.cursor').attach(args.buf, options.cursor_rest_ms)
+        end
       end
     end,
   })
@@ -49,6 +52,7 @@ function M.setup(opts)
       local client = vim.lsp.get_client_by_id(args.data.client_id)
       if client and client.name == require('seekcode.lsp').name then
         ghost().detach(args.buf)
+        require('seekcode.cursor').detach(args.buf)
       end
     end,
   })
