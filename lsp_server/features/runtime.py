@@ -262,7 +262,12 @@ class Runtime:
         engine = self._engine
         if engine is None or not request.settings.prefill or engine.from_cache(request) is not None:
             return  # a cached suggestion answers here; don't replace a speculation with nothing
-        self.scheduler.submit(IDLE_JOB_KEY, self._idle(engine, lambda abort: engine.prefill(request, abort)), idle=True)
+        def prefill(abort: threading.Event) -> None:
+            evaluated = engine.prefill(request, abort)
+            logger.info("prefill at offset %d of %s: %d tokens evaluated%s", request.cursor_offset, request.uri,
+                        evaluated, " (aborted)" if abort.is_set() else "")
+
+        self.scheduler.submit(IDLE_JOB_KEY, self._idle(engine, prefill), idle=True)
 
     def _idle(self, engine: CompletionEngine, job):
         def run(abort: threading.Event) -> None:

@@ -111,8 +111,11 @@ def workspace_server(workspace: Path) -> Path:
 @pytest.fixture(scope="module")
 def vscode(tmp_path_factory, browser, vsix):
     """The main session: seekcode-lsp found in the workspace's .venv."""
-    session = Session(tmp_path_factory.mktemp("vscode"), browser, vsix, settings={}, path_prefix=[],
-                      prepare=workspace_server)
+    root = tmp_path_factory.mktemp("vscode")
+    server_log = root / "seekcode-lsp.log"
+    session = Session(root, browser, vsix, settings={}, path_prefix=[], prepare=workspace_server,
+                      machine_settings={"seekcode.server.args": ["--log-file", str(server_log)]})
+    session.server_log = server_log  # the server's own log (its INFO lines), for tests that read it
     yield session
     session.close()
 

@@ -85,6 +85,24 @@ def test_ghost_text_from_the_bundled_model_and_tab_accepts(vscode):
     assert accepted.startswith(first_ghost_line), (accepted, ghost)
 
 
+def test_a_resting_cursor_is_prefilled_by_the_server(vscode):
+    """The extension tells the server where the cursor rests (seekcode/cursor); the server then
+    evaluates the prompt at exactly that place, before anything is typed."""
+    page = vscode.page
+    open_file(page, REVIEW_FILE)
+    wait_model_loaded(page)
+    lines = (vscode.workspace / REVIEW_FILE).read_text().split("\n")
+    line = 12
+    offset = sum(len(text) + 1 for text in lines[: line - 1])
+    go_to_line(page, line)
+    prefilled = re.compile(rf"prefill at offset {offset} of \S*{re.escape(REVIEW_FILE)}: \d+ tokens evaluated")
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    while not prefilled.search(vscode.server_log.read_text(errors="replace") if vscode.server_log.exists() else ""):
+        assert time.monotonic() < deadline, f"no prefill at offset {offset}; server log:\n" + (
+            vscode.server_log.read_text(errors="replace")[-3000:] if vscode.server_log.exists() else "(none)")
+        time.sleep(0.1)
+
+
 def test_accept_next_word_takes_the_first_word_only(vscode):
     page = vscode.page
     path = vscode.workspace / WORDS_FILE

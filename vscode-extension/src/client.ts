@@ -6,6 +6,7 @@ import {
   CancellationToken, CodeActionResolveRequest, LanguageClient, LanguageClientOptions, LogMessageNotification, MessageType,
   RevealOutputChannelOn, ServerOptions, ShowMessageNotification, State, TransportKind,
 } from 'vscode-languageclient/node';
+import { CursorReporter } from './cursor';
 import { findServer, INSTALL_HINT, ServerCommand, ServerNotFoundError } from './discovery';
 import { discoveryInput } from './environments';
 import { SuggestionGate } from './gate';
@@ -28,6 +29,7 @@ export class ServerSession implements vscode.Disposable {
   server: ServerCommand | undefined;
   private restarts = 0;
   private modelSetting: string | undefined;
+  private cursor: CursorReporter | undefined;
   private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(
@@ -103,9 +105,12 @@ export class ServerSession implements vscode.Disposable {
     }
     this.restarts = 0;
     this.status.running();
+    this.cursor = new CursorReporter(client, (languageId) => this.gate.allows(languageId));
   }
 
   async stop(): Promise<void> {
+    this.cursor?.dispose();
+    this.cursor = undefined;
     const client = this.client;
     this.client = undefined;
     if (client && client.state !== State.Stopped) {

@@ -1,6 +1,7 @@
 -- Tells seekcode-lsp where the cursor comes to rest in Normal mode (`seekcode/cursor`), so the
 -- server evaluates the prompt there while you read and the first suggestion after you start
--- typing is quick. Edits need nothing: the server prefills at each didChange.
+-- typing is quick. Edits need nothing: the server prefills at each didChange. Insert mode sends
+-- nothing, so the server's idle work after a suggestion (speculating the next one) runs on.
 local M = {}
 
 M.NOTIFICATION = 'seekcode/cursor'
@@ -11,7 +12,8 @@ local timers = {}
 local last_line = {}
 
 local function send(bufnr)
-  if not vim.api.nvim_buf_is_valid(bufnr) or bufnr ~= vim.api.nvim_get_current_buf() then
+  if not vim.api.nvim_buf_is_valid(bufnr) or bufnr ~= vim.api.nvim_get_current_buf()
+      or vim.api.nvim_get_mode().mode ~= 'n' then
     return
   end
   local client = require('seekcode.lsp').client(bufnr)
@@ -40,13 +42,6 @@ function M.attach(bufnr, rest_ms)
       timer:start(rest_ms, 0, vim.schedule_wrap(function()
         send(bufnr)
       end))
-    end,
-  })
-  vim.api.nvim_create_autocmd('TextChanged', {
-    group = group,
-    buffer = bufnr,
-    callback = function()
-      last_line[bufnr] = nil -- the text changed: the same line is a new place
     end,
   })
 end
