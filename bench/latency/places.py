@@ -8,13 +8,16 @@ Three typing patterns over real standard-library files, the same engines as run.
 
     python bench/latency/places.py --model MODEL.gguf --pattern move --every 10 \\
         [--engines seekcode,seekcode-before,naive,llama-server] [--runs 3] [--requests 60] [--threads 2] \\
-        [--pause-ms 0] [--quick-prefix-tokens 320] [--no-prefill] [--shift-reuse]
+        [--pause-ms 0] [--rest-ms 0] [--quick-prefix-tokens 320] [--no-prefill] [--shift-reuse]
 
 seekcode-before is seekcode without the short first window, idle work and the generation time
 limit (what issue 16 started from). --pause-ms gives each engine the user's time between an
 answer and the next request; seekcode's idle work (widening a short window, speculating the
 next completion) runs in it and is aborted when it ends, a chunk in flight counting in the
-next request's latency.
+next request's latency. --rest-ms is the time the cursor rests at a new place before the first
+request there (the user reads, then starts typing): seekcode's editor clients report the
+resting cursor (seekcode/cursor) and the server prefills there meanwhile; the other engines
+hear of a place only from its first request.
 
 Each run replays the same requests to every engine in the same process; the table gives
 the median over runs of each figure (p50/p95 over cold requests, warm requests and all),
@@ -164,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default="seekcode,naive,llama-server")
     parser.add_argument("--pause-ms", type=float, default=0.0,
                         help="the user's time between an answer and the next request; seekcode's idle work runs in it")
+    parser.add_argument("--rest-ms", type=float, default=0.0,
+                        help="the cursor rests at each new place this long before its first request; "
+                             "seekcode prefills there meanwhile")
     parser.add_argument("--quick-prefix-tokens", type=int, default=Settings.quick_prefix_tokens,
                         help="the short first window's prefix tokens (0: off)")
     parser.add_argument("--quick-suffix-tokens", type=int, default=Settings.quick_suffix_tokens)
@@ -191,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         arms = [make_arm(name, args, settings) for name in names]  # fresh caches every run
         try:
             with tqdm(total=len(requests), unit="req") as bar:
-                records = latency.run(arms, requests, lambda index: bar.update(1), args.pause_ms / 1000)
+                records = latency.run(arms, requests, lambda index: bar.update(1), args.pause_ms / 1000,
+                                      args.rest_ms / 1000)
         finally:
             for arm in arms:
                 arm.close()
@@ -204,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({
         "command": " ".join([sys.executable, *sys.argv]), "model": str(args.model), "pattern": args.pattern,
-        "every": args.every, "pause_ms": args.pause_ms, "runs": per_run, "medians": medians, "load_average_after": os.getloadavg(),
+        "every": args.every, "pause_ms": args.pause_ms, "rest_ms": args.rest_ms, "runs": per_run, "medians": medians, "load_average_after": os.getloadavg(),
         "last_run_records": last_records,
     }, indent=1), encoding="utf-8")
     print(f"wrote {output}")

@@ -203,6 +203,16 @@ class SeekcodeArm:
         evaluated = result.stats.evaluated_tokens if result.stats else 0
         return Answer(text, latency, result.source == "cache", evaluated)
 
+    def arrive(self, request: TypingRequest, seconds: float) -> None:
+        """The cursor came to rest at a new place `seconds` before the first request there: the
+        editor client tells the server (seekcode/cursor), which prefills the prompt there as idle
+        work, replacing whatever idle work was left from the last place."""
+        completion = CompletionRequest(request.doc_text, request.cursor, "python", settings=self.settings,
+                                       uri="file:///textwrap.py")
+        if self.settings.prefill and self.engine.from_cache(completion) is None:
+            self._idle_job = lambda abort: self.engine.prefill(completion, abort)
+        self.pause(seconds)
+
     def pause(self, seconds: float) -> None:
         """The user's time before the next request: the engine's idle work runs (as the server's
         scheduler runs it) and is aborted when the pause ends; a chunk still in flight then
@@ -483,15 +493,18 @@ def summarize(name: str, records: list[Record]) -> ArmSummary:
 
 
 def run(arms: list[Any], requests: list[TypingRequest], progress: Callable[[int], None],
-        pause_seconds: float = 0.0) -> dict[str, list[Record]]:
+        pause_seconds: float = 0.0, rest_seconds: float = 0.0) -> dict[str, list[Record]]:
     """Every request to every arm in turn; after its answer an arm that has idle work (seekcode)
-    gets `pause_seconds` of the user's time for it before its next request."""
+    gets `pause_seconds` of the user's time for it before its next request, and
+    `rest_seconds` where the cursor rests at a new place before the first request there."""
     records: dict[str, list[Record]] = {arm.name: [] for arm in arms}
     previous_place = None
     for index, request in enumerate(requests):
         first_at_place = request.place != previous_place
         previous_place = request.place
         for arm in arms:
+            if first_at_place and rest_seconds > 0 and hasattr(arm, "arrive"):
+                arm.arrive(request, rest_seconds)
             answer = arm.complete(request)
             expected = request.expected_line.rstrip()
             match = (first_line(answer.text) == expected) if expected.strip() else None
