@@ -193,8 +193,7 @@ class SeekcodeArm:
 
     def complete(self, request: TypingRequest) -> Answer:
         started = time.perf_counter()
-        completion = CompletionRequest(request.doc_text, request.cursor, "python", settings=self.settings,
-                                       uri="file:///textwrap.py")
+        completion = self._completion(request)
         result = self.engine.complete(completion)
         latency = (time.perf_counter() - started) * 1000 + self._overrun_ms
         self._overrun_ms = 0.0
@@ -203,12 +202,15 @@ class SeekcodeArm:
         evaluated = result.stats.evaluated_tokens if result.stats else 0
         return Answer(text, latency, result.source == "cache", evaluated)
 
+    def _completion(self, request: TypingRequest) -> CompletionRequest:
+        return CompletionRequest(request.doc_text, request.cursor, "python", settings=self.settings,
+                                 uri="file:///textwrap.py")
+
     def arrive(self, request: TypingRequest, seconds: float) -> None:
         """The cursor came to rest at a new place `seconds` before the first request there: the
         editor client tells the server (seekcode/cursor), which prefills the prompt there as idle
         work, replacing whatever idle work was left from the last place."""
-        completion = CompletionRequest(request.doc_text, request.cursor, "python", settings=self.settings,
-                                       uri="file:///textwrap.py")
+        completion = self._completion(request)
         if self.settings.prefill and self.engine.from_cache(completion) is None:
             self._idle_job = lambda abort: self.engine.prefill(completion, abort)
         self.pause(seconds)

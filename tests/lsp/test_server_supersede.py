@@ -78,8 +78,12 @@ def test_typing_through_the_suggestion_is_answered_from_the_cache(start_server, 
     [rest] = client.inline(URI, 0, len(text) + len(typed))["items"]
     assert rest["insertText"] == suggestion[3:]
     log = client.log_path.read_text(encoding="utf-8")
-    assert len(re.findall(r"completion from the model", log)) == 1
+    # The second request is the cache's. (The model may have run twice: after the first answer the
+    # server speculates, as idle work, the completion that follows accepting it; on a fast machine it
+    # ends before the edit arrives.)
     assert len(re.findall(r"completion from the cache", log)) == 1
+    first_answer = log.index("completion from the model")
+    assert log.index("completion from the cache") > first_answer
 
 
 def test_a_request_in_another_document_supersedes_too(long_server):
