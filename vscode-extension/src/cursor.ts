@@ -7,6 +7,8 @@ import { LanguageClient } from 'vscode-languageclient/node';
 
 export const CURSOR_NOTIFICATION = 'seekcode/cursor';
 const REST_MS = 300;
+const SCHEMES = ['file', 'untitled']; // the documents the client serves
+const EDIT_MOVES_MS = 50; // a selection change this soon after an edit is the edit's own
 
 export class CursorReporter implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
@@ -18,19 +20,28 @@ export class CursorReporter implements vscode.Disposable {
     this.subscriptions = [
       vscode.window.onDidChangeTextEditorSelection((event) => this.moved(event.textEditor)),
       vscode.window.onDidChangeActiveTextEditor((editor) => editor && this.moved(editor)),
-      vscode.workspace.onDidChangeTextDocument(() => { this.lastEdit = Date.now(); }),
+      vscode.workspace.onDidChangeTextDocument((event) => {
+        if (!SCHEMES.includes(event.document.uri.scheme)) {
+          return; // output channels, the log among them, change all the time
+        }
+        this.lastEdit = Date.now();
+        clearTimeout(this.timer);
+      }),
     ];
   }
 
   private moved(editor: vscode.TextEditor): void {
+    if (Date.now() - this.lastEdit < EDIT_MOVES_MS) {
+      return; // the edit itself moved the cursor (typing): its didChange already tells the server
+    }
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.report(editor), REST_MS);
   }
 
   private report(editor: vscode.TextEditor): void {
     const document = editor.document;
-    if (editor !== vscode.window.activeTextEditor || !this.client.isRunning() || Date.now() - this.lastEdit < REST_MS ||
-        !['file', 'untitled'].includes(document.uri.scheme) || !this.allows(document.languageId)) {
+    if (editor !== vscode.window.activeTextEditor || !this.client.isRunning() ||
+        !SCHEMES.includes(document.uri.scheme) || !this.allows(document.languageId)) {
       return;
     }
     const position = editor.selection.active;
