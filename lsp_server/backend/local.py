@@ -17,9 +17,10 @@ place instead of evaluated again, as llama-server's `--cache-reuse` does. It is 
 a run's keys and values were computed after the text that preceded it then. A model whose
 cache cannot shift positions never uses it.
 
-Prompt evaluation runs in chunks sized to take about 0.5 s (64 tokens to `batch_size`) and generation one token at a
-time, checking the abort event in between, so a superseded request stops within one
-chunk. Whatever was evaluated before an abort stays in the cache and is reused next time.
+Prompt evaluation runs in whole batches (`batch_size`), generation one token at a time. An
+abort takes effect in the middle of a batch: llama.cpp's abort callback asks between the
+graph's operations (a few milliseconds apart), and the aborted batch's cells are dropped.
+Whatever was evaluated before it stays in the cache and is reused next time.
 """
 
 from __future__ import annotations
@@ -63,18 +64,12 @@ SCORING_BATCH = 64  # tokens per forward pass when every position's logits are r
 # The variable is read when libgomp loads, i.e. at the first `import llama_cpp`.
 OPENMP_WAIT_POLICY = ("OMP_WAIT_POLICY", "PASSIVE")
 
-# Prompt evaluation checks for an abort about this often. Smaller chunks cost throughput
-# (bench/prompt_chunks.py, 0.5B model on 2 quiet cores: 16/32/64/128-token chunks take
-# 2.22/1.57/1.24/1.08 x the time of 256-token batches), so chunks stay at 64 tokens or more.
-ABORT_CHECK_SECONDS = 0.5
-MIN_EVAL_CHUNK = 64
 # Warm places multiply the KV cache; they are kept only while the extra memory stays under this.
 WARM_PLACES_KV_BUDGET = 256 * 2**20
 # A prompt that keeps all but this many of the cached tokens is the same place, typed further.
 PARK_AFTER_DROPPING = 96
-# Prefill is idle work: a keystroke waits for its chunk in flight, so its chunks stay small
-# (32 tokens take about 0.15 s for a 0.5B model on 2 cores) at some cost in throughput.
-PREFILL_CHUNK = 32
+# llama_decode's return code when the abort callback stopped it (the batch's cells are dropped).
+DECODE_ABORTED = 2
 
 
 def import_llama_cpp():
@@ -188,7 +183,8 @@ class LocalBackend:
         self._healing_cache: dict[tuple[bytes, frozenset[int]], np.ndarray] = {}
         self._grammar_cache: dict[str, object] = {}
         self._rng = np.random.default_rng(options.seed)
-        self._seconds_per_token: float | None = None  # prompt evaluation speed, measured
+        self._abort: threading.Event | None = None  # what the running evaluation stops at
+        self._abort_callback = _abort_callback(self._llama, lambda: self._abort is not None and self._abort.is_set())
         self.context_size = self._llama.n_ctx() // (places + 1)  # each place has a whole window
         self._scored_tokens: list[int] = []  # what token_logprobs last scored, and the scores
         self._scored_logprobs: list[float] = []
@@ -360,19 +356,18 @@ class LocalBackend:
         return reused_by(shift_plan(cached, prompt, common), common)
 
     def prefill(self, prompt_tokens: Sequence[int], abort: threading.Event) -> int:
-        """Evaluate `prompt_tokens` into the cache ahead of a request, PREFILL_CHUNK tokens at a
-        time, checking `abort` before each; return how many were evaluated. A later `generate`
+        """Evaluate `prompt_tokens` into the cache ahead of a request, in whole batches that
+        `abort` stops at once; return how many were evaluated and kept. A later `generate`
         whose prompt starts with them evaluates only the rest."""
         prompt = [int(token) for token in prompt_tokens][: self.context_size - 1]
         if len(prompt) < 2 or not self.options.reuse_prefix or abort.is_set():
             return 0  # aborted before it began: the cache stays as the last request left it
         start = self._reuse_prefix(prompt)
         evaluated = 0
-        for chunk_start in range(start, len(prompt), PREFILL_CHUNK):
-            if abort.is_set():
+        for chunk_start in range(start, len(prompt), self.options.batch_size):
+            chunk = prompt[chunk_start : chunk_start + self.options.batch_size]
+            if abort.is_set() or not self._decode(chunk, abort):
                 break
-            chunk = prompt[chunk_start : chunk_start + PREFILL_CHUNK]
-            self._decode(chunk)
             evaluated += len(chunk)
         return evaluated
 
@@ -411,8 +406,9 @@ class LocalBackend:
         self._places.touch(best.sequence)
         logger.info("back to a warm place: %d tokens already evaluated", len(best.tokens))
 
-    def _decode(self, tokens: Sequence[int]) -> None:
-        """Evaluate `tokens` after the active sequence's cache.
+    def _decode(self, tokens: Sequence[int], abort: threading.Event | None = None) -> bool:
+        """Evaluate `tokens` after the active sequence's cache; False (nothing kept) if `abort`
+        was set while they were being evaluated.
 
         Not `Llama.eval`: it drops every sequence's cells past its position, warm places included.
         """
@@ -420,38 +416,26 @@ class LocalBackend:
         start = llama.n_tokens
         llama._ctx.kv_cache_seq_rm(ACTIVE_SEQUENCE, start, -1)
         llama._batch.set_batch(batch=tokens, n_past=start, logits_all=False)
-        llama._ctx.decode(llama._batch)
+        self._abort = abort
+        try:
+            llama._ctx.decode(llama._batch)
+        except RuntimeError as error:
+            if abort is not None and abort.is_set() and f"returned {DECODE_ABORTED}" in str(error):
+                return False  # llama.cpp dropped the batch's cells; the cache ends where it did
+            raise
+        finally:
+            self._abort = None
         llama.input_ids[start : start + len(tokens)] = tokens
         llama.n_tokens = start + len(tokens)
-
-    def _evaluate(self, tokens: Sequence[int], abort: threading.Event) -> bool:
-        """Evaluate `tokens` after the cache in chunks, checking `abort` between them; False if aborted.
-
-        Chunks are sized from the measured speed so that each takes about ABORT_CHECK_SECONDS:
-        a superseded request frees the model within about that long even in the middle of a
-        long prompt, while fast models keep whole batches.
-        """
-        start = 0
-        while start < len(tokens):
-            if abort.is_set():
-                return False
-            chunk = tokens[start : start + self._eval_chunk_tokens()]
-            started = time.perf_counter()
-            self._decode(chunk)
-            self._record_eval_speed(len(chunk), time.perf_counter() - started)
-            start += len(chunk)
         return True
 
-    def _eval_chunk_tokens(self) -> int:
-        if self._seconds_per_token is None:
-            return min(self.options.batch_size, MIN_EVAL_CHUNK)  # measure first, on a small chunk
-        fitting = int(ABORT_CHECK_SECONDS / max(self._seconds_per_token, 1e-6))
-        return max(MIN_EVAL_CHUNK, min(self.options.batch_size, fitting))
-
-    def _record_eval_speed(self, tokens: int, seconds: float) -> None:
-        measured = seconds / tokens
-        previous = self._seconds_per_token
-        self._seconds_per_token = measured if previous is None else 0.7 * previous + 0.3 * measured
+    def _evaluate(self, tokens: Sequence[int], abort: threading.Event) -> bool:
+        """Evaluate `tokens` after the cache in whole batches; False if `abort` stopped it, in the
+        middle of a batch if need be (the batches before it stay in the cache)."""
+        for start in range(0, len(tokens), self.options.batch_size):
+            if abort.is_set() or not self._decode(tokens[start : start + self.options.batch_size], abort):
+                return False
+        return True
 
     # -- generation ---------------------------------------------------------
 
@@ -791,6 +775,17 @@ def kv_bytes_per_token(model_path: Path) -> int | None:
     key_length = values.get("attention.key_length") or width // heads
     value_length = values.get("attention.value_length") or width // heads
     return 2 * layers * kv_heads * (key_length + value_length)
+
+
+def _abort_callback(llama, should_abort: Callable[[], bool]):
+    """Install llama.cpp's abort callback on `llama`'s context; keep the returned object alive.
+
+    llama.cpp calls it between the compute graph's operations, so a decode stops within a few
+    milliseconds of `should_abort()` turning true, however large its batch."""
+    llama_cpp = import_llama_cpp()
+    callback = llama_cpp.ggml_abort_callback(lambda _data: bool(should_abort()))
+    llama_cpp.llama_set_abort_callback(llama._ctx.ctx, callback, None)
+    return callback
 
 
 def _load_llama(model_path: Path, options: BackendOptions, warm_places: int = 0):

@@ -8,6 +8,7 @@ import pytest
 
 from lsp_server.backend.base import ModelLoadError, StopReason, common_prefix_length
 from lsp_server.backend.local import BackendOptions, LocalBackend
+from tests.lsp.aborts import AbortInsideBatch
 
 
 @pytest.fixture(scope="module")
@@ -166,45 +167,24 @@ def test_token_healing_over_several_tokens(backend):
     assert healed.text == spelled[4:]
 
 
-class AbortAfterChecks(threading.Event):
-    """An abort flag that turns on at its `checks`-th look: where the backend checks is what is tested."""
-
-    def __init__(self, checks: int) -> None:
-        super().__init__()
-        self.remaining = checks
-
-    def is_set(self) -> bool:
-        self.remaining -= 1
-        return self.remaining < 0 or super().is_set()
-
-
-def test_abort_takes_effect_during_prompt_evaluation(tiny_gguf):
-    backend = LocalBackend(tiny_gguf, BackendOptions(context_size=512, threads=2, batch_size=256))
+def test_an_abort_takes_effect_in_the_middle_of_a_prompt_batch(tiny_gguf):
+    backend = LocalBackend(tiny_gguf, BackendOptions(context_size=512, threads=2, batch_size=128))
     try:
         prompt = prompt_of(backend, "values = [\n" + "".join(f"    {i},\n" for i in range(90)))
         assert 330 < len(prompt) <= 500
-        generation = backend.generate(prompt, max_tokens=4, abort=AbortAfterChecks(2))
+        abort = AbortInsideBatch(backend, at=128)
+        generation = backend.generate(prompt, max_tokens=4, abort=abort)
         assert generation.stop_reason is StopReason.ABORTED
-        # two chunks went through before the abort was seen, not the whole 256-token batch
-        assert 0 < generation.stats.evaluated_tokens < len(prompt)
-        assert backend.cached_tokens == prompt[: generation.stats.evaluated_tokens]
+        assert abort.looked_inside  # llama.cpp's callback saw it during the second batch
+        # the first batch stays, the aborted one is dropped whole and nothing after it ran
+        assert generation.stats.evaluated_tokens == 128
+        assert backend.cached_tokens == prompt[:128]
         resumed = backend.generate(prompt, max_tokens=4)
-        assert resumed.stats.reused_tokens == generation.stats.evaluated_tokens  # nothing evaluated twice
-    finally:
-        backend.close()
-
-
-def test_prompt_chunks_follow_the_measured_speed(tiny_gguf):
-    backend = LocalBackend(tiny_gguf, BackendOptions(context_size=512, threads=2, batch_size=256))
-    try:
-        assert backend._eval_chunk_tokens() == 64  # nothing measured yet: a small first chunk
-        backend._record_eval_speed(tokens=64, seconds=1.28)  # 20 ms a token, like a 0.5B model on 2 busy cores
-        assert backend._eval_chunk_tokens() == 64  # never below 64: smaller chunks cost throughput
-        for _ in range(20):
-            backend._record_eval_speed(tokens=64, seconds=0.32)  # 5 ms a token
-        assert 95 <= backend._eval_chunk_tokens() <= 100  # about 0.5 s a chunk
-        for _ in range(20):
-            backend._record_eval_speed(tokens=256, seconds=0.0256)  # 0.1 ms a token
-        assert backend._eval_chunk_tokens() == 256  # never more than a batch
+        assert resumed.stats.reused_tokens == 128  # nothing evaluated twice
+        fresh = LocalBackend(tiny_gguf, BackendOptions(context_size=512, threads=2, batch_size=128, reuse_prefix=False))
+        try:
+            assert resumed.token_ids == fresh.generate(prompt, max_tokens=4).token_ids  # the abort left no trace
+        finally:
+            fresh.close()
     finally:
         backend.close()

@@ -13,7 +13,8 @@ import threading
 import pytest
 
 from lsp_server.backend.base import Prefilling
-from lsp_server.backend.local import PREFILL_CHUNK, BackendOptions, LocalBackend
+from lsp_server.backend.local import BackendOptions, LocalBackend
+from tests.lsp.aborts import AbortInsideBatch
 from lsp_server.engine.postprocess import TIME_LIMIT, Context, StreamingStop, complete_lines
 from lsp_server.features.completion import (
     QUICK_SAVES_AT_LEAST,
@@ -68,21 +69,6 @@ def fresh_generation(tiny_gguf, prompt: list[int], max_tokens: int):
         backend.close()
 
 
-class AbortAfterChecks(threading.Event):
-    """An abort flag that turns set after `checks` looks at it (prefill looks once before it
-    touches the cache, then once per chunk)."""
-
-    def __init__(self, checks: int) -> None:
-        super().__init__()
-        self.checks = checks
-
-    def is_set(self) -> bool:
-        if self.checks <= 0:
-            return True
-        self.checks -= 1
-        return False
-
-
 # -- backend --------------------------------------------------------------------
 
 
@@ -113,7 +99,6 @@ def test_pending_tokens_is_what_the_next_generate_evaluates(backend):
 
 def test_prefill_then_generate_evaluates_one_token_and_writes_what_a_fresh_evaluation_writes(backend, tiny_gguf):
     prompt = backend.tokenize(PLACE_A)
-    assert len(prompt) > 4 * PREFILL_CHUNK
     assert backend.prefill(prompt, threading.Event()) == len(prompt)
     assert backend.pending_tokens(prompt) == 1
     generation = backend.generate(prompt, max_tokens=8)
@@ -136,15 +121,22 @@ def test_prefill_of_a_typed_prompt_evaluates_only_what_is_new(backend):
     assert backend.generate(typed, max_tokens=2).stats.evaluated_tokens == 1
 
 
-@pytest.mark.parametrize("chunks", [1, 2, 3])
-def test_an_aborted_prefill_keeps_what_it_evaluated_for_the_next_generate(backend, tiny_gguf, chunks):
-    prompt = backend.tokenize(PLACE_A)
-    evaluated = backend.prefill(prompt, AbortAfterChecks(1 + chunks))
-    assert evaluated == chunks * PREFILL_CHUNK
-    assert backend.pending_tokens(prompt) == len(prompt) - evaluated
-    generation = backend.generate(prompt, max_tokens=6)
-    assert generation.stats.evaluated_tokens == len(prompt) - evaluated
-    assert generation.token_ids == fresh_generation(tiny_gguf, prompt, 6).token_ids
+@pytest.mark.parametrize("batches", [0, 1, 3])
+def test_an_aborted_prefill_keeps_the_batches_before_the_abort_for_the_next_generate(tiny_gguf, batches):
+    backend = make_backend(tiny_gguf, batch_size=32)
+    try:
+        prompt = backend.tokenize(PLACE_A)
+        assert len(prompt) > 4 * 32
+        abort = AbortInsideBatch(backend, at=batches * 32)
+        evaluated = backend.prefill(prompt, abort)
+        assert abort.looked_inside  # the abort landed in the middle of a batch, which was dropped
+        assert evaluated == batches * 32
+        assert backend.pending_tokens(prompt) == len(prompt) - evaluated
+        generation = backend.generate(prompt, max_tokens=6)
+        assert generation.stats.evaluated_tokens == len(prompt) - evaluated
+        assert generation.token_ids == fresh_generation(tiny_gguf, prompt, 6).token_ids
+    finally:
+        backend.close()
 
 
 def test_a_prefill_aborted_before_it_starts_evaluates_nothing(backend):
