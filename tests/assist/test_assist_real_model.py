@@ -20,6 +20,7 @@ from lsp_server.features.docstring import generate_docstring, plan_docstring
 from lsp_server.features.writers import ChatDocstringWriter, FimDocstringWriter, writer_for
 from tests.assist.conftest import CHATML_TEMPLATE
 from tests.lsp.lsp_client import REPO_ROOT
+from tests.lsp.aborts import AbortAfterLooks
 
 SOURCE = (
     "import os\n\n\n"
@@ -164,19 +165,6 @@ def test_cli_tests_writes_a_parsing_test_file_or_says_why_not(tmp_path, bundled_
         ast.parse(text)
 
 
-class AbortAfterChecks(threading.Event):
-    """An abort event that turns set after `checks` looks: the backend looks once per prompt
-    chunk and once per generated token, so this stops a generation after a fixed amount."""
-
-    def __init__(self, checks: int) -> None:
-        super().__init__()
-        self.checks = checks
-
-    def is_set(self) -> bool:
-        self.checks -= 1
-        return self.checks < 0 or super().is_set()
-
-
 @pytest.mark.parametrize("which", ["chat", "base"])
 def test_preempted_test_writing_continues_where_it_stopped(which, chat_gguf, bundled_gguf, tmp_path):
     from lsp_server.features.test_writers import test_writer_for
@@ -192,7 +180,7 @@ def test_preempted_test_writing_continues_where_it_stopped(which, chat_gguf, bun
         writer = test_writer_for(backend, resume=resume)
         assert writer.name == ("chat" if which == "chat" else "fim")
         writer.max_tokens = 40
-        assert writer.write(plan, AbortAfterChecks(12)) == ""  # preempted after a few tokens
+        assert writer.write(plan, AbortAfterLooks(backend, 12)) == ""  # preempted after a few tokens
         [partial] = resume.values()
         assert partial
         finished = test_writer_for(backend, resume=resume)

@@ -20,3 +20,19 @@ class AbortInsideBatch(threading.Event):
         if self.backend._abort is self and self.backend._llama.n_tokens == self.at:
             self.looked_inside = True
         return self.looked_inside or super().is_set()
+
+
+class AbortAfterLooks(threading.Event):
+    """An abort flag that turns set after `looks` looks by the backend between batches and tokens
+    (once per prompt batch, once per generated token), so it stops a generation after a fixed
+    amount. The abort callback's looks from inside llama.cpp's evaluation do not count."""
+
+    def __init__(self, backend, looks: int) -> None:
+        super().__init__()
+        self.backend = backend
+        self.looks = looks
+
+    def is_set(self) -> bool:
+        if self.backend._abort is not self:
+            self.looks -= 1
+        return self.looks < 0 or super().is_set()
