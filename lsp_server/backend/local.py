@@ -70,6 +70,10 @@ WARM_PLACES_KV_BUDGET = 256 * 2**20
 PARK_AFTER_DROPPING = 96
 # llama_decode's return code when the abort callback stopped it (the batch's cells are dropped).
 DECODE_ABORTED = 2
+# Prefill is idle work that a keystroke aborts in the middle of a batch, losing that batch: small
+# batches keep most of what a short pause evaluated, at some cost in throughput (64-token
+# batches take 1.24 x the time of 256-token ones, bench/prompt_chunks.py).
+PREFILL_BATCH = 64
 
 
 def import_llama_cpp():
@@ -356,16 +360,17 @@ class LocalBackend:
         return reused_by(shift_plan(cached, prompt, common), common)
 
     def prefill(self, prompt_tokens: Sequence[int], abort: threading.Event) -> int:
-        """Evaluate `prompt_tokens` into the cache ahead of a request, in whole batches that
-        `abort` stops at once; return how many were evaluated and kept. A later `generate`
-        whose prompt starts with them evaluates only the rest."""
+        """Evaluate `prompt_tokens` into the cache ahead of a request, in PREFILL_BATCH-token
+        batches that `abort` stops at once; return how many were evaluated and kept (not the
+        batch it stopped). A later `generate` whose prompt starts with them evaluates only the rest."""
         prompt = [int(token) for token in prompt_tokens][: self.context_size - 1]
         if len(prompt) < 2 or not self.options.reuse_prefix or abort.is_set():
             return 0  # aborted before it began: the cache stays as the last request left it
         start = self._reuse_prefix(prompt)
         evaluated = 0
-        for chunk_start in range(start, len(prompt), self.options.batch_size):
-            chunk = prompt[chunk_start : chunk_start + self.options.batch_size]
+        step = min(PREFILL_BATCH, self.options.batch_size)
+        for chunk_start in range(start, len(prompt), step):
+            chunk = prompt[chunk_start : chunk_start + step]
             if abort.is_set() or not self._decode(chunk, abort):
                 break
             evaluated += len(chunk)
