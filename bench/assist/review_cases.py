@@ -128,13 +128,16 @@ def mutate(source: str, site: _Site) -> str:
     return "".join(lines)
 
 
-def functions(limit: int, per_function: int = 3, seed: int = 0, progress=None) -> list[Function]:
-    """The first `limit` listed functions with at least one behaviour-changing mutant, each with up
-    to `per_function` of them (run in subprocesses: about a second per function)."""
+def functions(limit: int, per_function: int = 3, seed: int = 0, progress=None, offset: int = 0) -> list[Function]:
+    """The listed functions with at least one behaviour-changing mutant, numbers offset+1 to
+    offset+limit of that list, each with up to `per_function` of them (run in subprocesses: about a
+    second per function). Mutants are built the same way whatever the offset, so `offset=50,
+    limit=50` gives functions 51-100 of the list `limit=100` gives: a held-out slice."""
     from bench.assist.mutant_check import changes_behaviour
 
     built: list[Function] = []
-    for name, source in stdlib_functions(4 * limit):
+    wanted = offset + limit
+    for name, source in stdlib_functions(4 * wanted):
         module, _, function_name = name.rpartition(".")
         sites = _sites(source)
         random.Random(f"{seed}:{name}").shuffle(sites)
@@ -154,9 +157,9 @@ def functions(limit: int, per_function: int = 3, seed: int = 0, progress=None) -
             progress(name, len(mutants), len(dropped))
         if mutants:
             built.append(Function(name, source, tuple(mutants), tuple(dropped)))
-            if len(built) >= limit:
+            if len(built) >= wanted:
                 break
-    return built
+    return built[offset:]
 
 
 def cases(limit: int, per_function: int = 3, seed: int = 0) -> list[Case]:
