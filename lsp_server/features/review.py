@@ -178,7 +178,10 @@ def review(
     for line in _with_fixable(surprising, lines, options):
         finding = _surprise_finding(line, lines, options)
         if line.line in verdicts and not (options.fix_warning is not None and finding.severity == "warning"):
-            confirmed = verdicts[line.line] >= options.verify_threshold
+            # Calibrated, a warning always carries the model's own same-shaped fix: the answer to the
+            # focused question lowers the evidence needed, not that requirement.
+            confirmed = (verdicts[line.line] >= options.verify_threshold
+                         and (options.fix_warning is None or finding.suggestion is not None))
             finding = replace(finding, severity="warning" if confirmed else "info",
                               message=finding.message + (" Asked about this line alone, the model judged it wrong."
                                                          if confirmed else ""))
