@@ -1,6 +1,6 @@
 """Review benchmark: recall on one-edit mutants, false alarms on clean functions, time.
 
-    python -m bench.assist.review --model PATH [--label NAME] [--limit 50] [--threads 2]
+    python -m bench.assist.review --model PATH [--label NAME] [--limit 50] [--offset 0] [--threads 2]
         [--arms surprise,written,both,baseline] [--out bench/assist/results] [--uncalibrated]
 
 Cases: the docstring benchmark's CPython standard-library functions (bench/assist/review_cases.py),
@@ -142,6 +142,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--label", default="")
     parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--offset", type=int, default=0,
+                        help="skip this many functions of the list first (--offset 50 --limit 50: functions 51-100, held out)")
     parser.add_argument("--mutants", type=int, default=3, help="behaviour-changing mutants per function, at most")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--arms", default=",".join(ARMS))
@@ -152,16 +154,18 @@ def main(argv=None) -> int:
     bad = [arm for arm in arms if arm not in ARMS]
     if bad:
         parser.error(f"unknown arm {bad[0]}; choose from {', '.join(ARMS)}")
-    items = functions(args.limit, args.mutants)
+    if args.limit < 1 or args.offset < 0:
+        parser.error("--limit must be at least 1 and --offset at least 0")
+    items = functions(args.limit, args.mutants, offset=args.offset)
     mutant_count = sum(len(function.mutants) for function in items)
     dropped = sum(len(function.dropped) for function in items)
-    print(f"{len(items)} functions, {mutant_count} mutants that change behaviour ({dropped} tried and dropped: "
+    print(f"{len(items)} functions (numbers {args.offset + 1}-{args.offset + len(items)} of the list), {mutant_count} mutants that change behaviour ({dropped} tried and dropped: "
           "no input told them apart)", file=sys.stderr)
     corpus = cal.corpus()
     check_disjoint(items, corpus)
     backend = LocalBackend(args.model, BackendOptions(context_size=4096, threads=args.threads))
     model = LocalReviewModel(backend)
-    label = args.label or Path(args.model).stem
+    label = (args.label or Path(args.model).stem) + (f"-from{args.offset + 1}" if args.offset else "")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"review-{label}.json"
@@ -179,13 +183,13 @@ def main(argv=None) -> int:
             load[f"after {arm}"] = os.getloadavg()
             # Saved after every arm: a long run that is stopped keeps what it measured.
             path.write_text(json.dumps({"model": str(args.model), "label": label, "threads": args.threads,
-                                        "functions": len(items), "mutants": mutant_count, "dropped_mutants": dropped,
+                                        "offset": args.offset, "functions": len(items), "mutants": mutant_count, "dropped_mutants": dropped,
                                         "dropped": {f.name: list(f.dropped) for f in items if f.dropped},
                                         "calibration": calibration.__dict__ if calibration else None,
                                         "load_average": load, "arms": results}, indent=1), encoding="utf-8")
     finally:
         backend.close()
-    print(f"\nreview benchmark, {label}, {len(items)} clean functions, {mutant_count} behaviour-changing mutants "
+    print(f"\nreview benchmark, {label}, {len(items)} clean functions (numbers {args.offset + 1}-{args.offset + len(items)}), {mutant_count} behaviour-changing mutants "
           f"({dropped} dropped); "
           f"load average (1, 5, 15 min) {load}")
     print("| arm | recall (warning+, line ±1) | false alarms (warning+, clean) | recall, any severity | "

@@ -67,9 +67,14 @@ class _Site:
 
 
 def stdlib_functions(limit: int) -> list[tuple[str, str]]:
-    """(module.function, source): the docstring benchmark's functions, in its order, that have a mutation site."""
+    """(module.function, source): the docstring benchmark's functions, in its order, that have a
+    mutation site; then the same modules' further functions (past its per-module cap), in the same
+    order, so that a slice past the headline's functions has cases (a held-out slice)."""
+    first = listed_functions(10 * limit)
+    labels = {function.label for function in first}
+    further = [function for function in listed_functions(10 * limit, per_module=10 * limit) if function.label not in labels]
     found = []
-    for function in listed_functions(10 * limit):
+    for function in first + further:
         if _sites(function.source):
             found.append((function.label, function.source))
     return found[:limit]
@@ -128,13 +133,16 @@ def mutate(source: str, site: _Site) -> str:
     return "".join(lines)
 
 
-def functions(limit: int, per_function: int = 3, seed: int = 0, progress=None) -> list[Function]:
-    """The first `limit` listed functions with at least one behaviour-changing mutant, each with up
-    to `per_function` of them (run in subprocesses: about a second per function)."""
+def functions(limit: int, per_function: int = 3, seed: int = 0, progress=None, offset: int = 0) -> list[Function]:
+    """The listed functions with at least one behaviour-changing mutant, numbers offset+1 to
+    offset+limit of that list, each with up to `per_function` of them (run in subprocesses: about a
+    second per function). Mutants are built the same way whatever the offset, so `offset=50,
+    limit=50` gives functions 51-100 of the list `limit=100` gives: a held-out slice."""
     from bench.assist.mutant_check import changes_behaviour
 
     built: list[Function] = []
-    for name, source in stdlib_functions(4 * limit):
+    wanted = offset + limit
+    for name, source in stdlib_functions(4 * wanted):
         module, _, function_name = name.rpartition(".")
         sites = _sites(source)
         random.Random(f"{seed}:{name}").shuffle(sites)
@@ -154,9 +162,9 @@ def functions(limit: int, per_function: int = 3, seed: int = 0, progress=None) -
             progress(name, len(mutants), len(dropped))
         if mutants:
             built.append(Function(name, source, tuple(mutants), tuple(dropped)))
-            if len(built) >= limit:
+            if len(built) >= wanted:
                 break
-    return built
+    return built[offset:]
 
 
 def cases(limit: int, per_function: int = 3, seed: int = 0) -> list[Case]:

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # Bump when the corpus, the scores or the rule change: older cached calibrations are then ignored.
-VERSION = 2  # 2: fix_warning
+VERSION = 3  # 2: fix_warning; 3: a fix swaps only operators of a fixed list (features/review.py `_same_shape`)
 P_WARNING = 0.02  # a clean function gets a warning with at most this probability (on the corpus)
 P_INFO = 0.25  # ... an info finding (also: the lines that focused verification looks at)
 

@@ -178,7 +178,10 @@ def review(
     for line in _with_fixable(surprising, lines, options):
         finding = _surprise_finding(line, lines, options)
         if line.line in verdicts and not (options.fix_warning is not None and finding.severity == "warning"):
-            confirmed = verdicts[line.line] >= options.verify_threshold
+            # Calibrated, a warning always carries the model's own same-shaped fix: the answer to the
+            # focused question lowers the evidence needed, not that requirement.
+            confirmed = (verdicts[line.line] >= options.verify_threshold
+                         and (options.fix_warning is None or finding.suggestion is not None))
             finding = replace(finding, severity="warning" if confirmed else "info",
                               message=finding.message + (" Asked about this line alone, the model judged it wrong."
                                                          if confirmed else ""))
@@ -268,7 +271,7 @@ def _surprise_finding(line: LineSurprise, lines: "LineTable", options: ReviewOpt
 
 def same_shaped_fix(line: LineSurprise, lines: "LineTable") -> str | None:
     """The model's first choice for the surprising token, when it is a usable one-line replacement
-    of the same shape (see `_same_shape`)."""
+    of the same shape (see `_same_shape`) outside a string literal."""
     expected = line.expected
     if not expected or "\n" in expected or "\r" in expected or "\ufffd" in expected or not expected.strip():
         return None
@@ -277,18 +280,65 @@ def same_shaped_fix(line: LineSurprise, lines: "LineTable") -> str | None:
     leading = original[: len(original) - len(original.lstrip())]
     if expected.strip() == original.strip() or not _same_shape(original.strip(), expected.strip()):
         return None
+    if _inside_string(lines.text[lines.start_of(line.line) : line.start]):
+        return None  # an operator character in a string is text, not an operator
     return leading + expected.lstrip()
 
 
+# Operators of Python, TypeScript/JavaScript and Go (one list: the rule is the same in every language).
+OPERATORS = frozenset({
+    "+", "-", "*", "/", "//", "%", "**", "&", "|", "^", "~", "<<", ">>", ">>>", "&^",
+    "==", "!=", "===", "!==", "<", "<=", ">", ">=", "!", "&&", "||", "??", "++", "--",
+    "=", ":=", "+=", "-=", "*=", "/=", "//=", "%=", "**=", "&=", "|=", "^=", "<<=", ">>=", ">>>=", "&^=",
+    "&&=", "||=", "??=",
+})
+_COMPARISONS = frozenset({"==", "!=", "===", "!==", "<=", ">="})
+_DELIMITERS = "()[]{},;"
+
+
 def _same_shape(original: str, expected: str) -> bool:
-    """Whether swapping the tokens is a sensible fix: both numbers, both operators, or the same
-    word after a different operator ("+m" / "-m"); a token that splits a word differently
-    ("(m" / "ow") would garble the line."""
+    """Whether swapping the tokens is a sensible fix: both numbers, or one operator for another
+    with everything else the same ("+m" / "-m", ")*" / ")//"), an assignment only for an
+    assignment. Anything else (a bracket or quote added or dropped, "(m" / "ow", ":=" / "-")
+    changes the line's structure rather than fixing a detail of it."""
     if original.isdigit() and expected.isdigit():
         return True
     original_operator, original_word = _split_operator(original)
     expected_operator, expected_word = _split_operator(expected)
-    return bool(original_operator) and bool(expected_operator) and original_word == expected_word
+    if original_word != expected_word:
+        return False
+    original_around, original_core = _operator_core(original_operator)
+    expected_around, expected_core = _operator_core(expected_operator)
+    return (original_around == expected_around and original_core in OPERATORS and expected_core in OPERATORS
+            and _assigns(original_core) == _assigns(expected_core))
+
+
+def _assigns(operator: str) -> bool:
+    return operator in ("++", "--") or (operator.endswith("=") and operator not in _COMPARISONS)
+
+
+def _operator_core(punctuation: str) -> tuple[tuple[str, str], str]:
+    """((")", ""), "*") for ")*": the delimiters around an operator, and the operator."""
+    core = punctuation.lstrip(_DELIMITERS)
+    before = punctuation[: len(punctuation) - len(core)]
+    stripped = core.rstrip(_DELIMITERS)
+    return (before, core[len(stripped):]), stripped
+
+
+def _inside_string(prefix: str) -> bool:
+    """Whether a line's text up to here ends inside a '…', "…" or `…` literal (backslash escapes;
+    a Python triple quote opens and closes like three single ones on one line)."""
+    quote = None
+    index = 0
+    while index < len(prefix):
+        char = prefix[index]
+        if quote and char == "\\":
+            index += 2
+            continue
+        if char in "'\"`" and quote in (None, char):
+            quote = None if quote else char
+        index += 1
+    return quote is not None
 
 
 def _split_operator(token: str) -> tuple[str, str]:

@@ -47,9 +47,14 @@ def test_the_fixable_line_is_found_even_when_three_lines_score_higher():
     assert 6 in findings and len(findings) == 4  # the top 3 (info) and the fixable line (warning)
 
 
-def test_with_both_signals_a_fix_warning_stays_and_a_confirmed_line_is_a_warning():
-    # Line 2 is confirmed by the focused question; line 6 is judged correct but keeps its fix warning.
-    findings = _review(fix_warning=20.0, signals="both", verdicts={2: 5.0, 6: -5.0})
-    assert findings[2].severity == "warning" and "judged it wrong" in findings[2].message
+def test_with_both_signals_a_fix_warning_stays_and_a_confirmed_line_needs_a_fix_to_be_a_warning():
+    # Line 6 is judged correct but keeps its fix warning; lines 2 and 3 are judged wrong, but the model
+    # offers no same-shaped fix for them, so they stay info.
+    findings = _review(fix_warning=20.0, signals="both", verdicts={2: 5.0, 3: 5.0, 6: -5.0})
     assert findings[6].severity == "warning"
-    assert findings[3].severity == "info"
+    assert findings[2].severity == findings[3].severity == "info" and "judged it wrong" not in findings[2].message
+    # A fixable line below the fix-warning level that the question confirms is a warning.
+    findings = _review(fix_warning=1e6, signals="both", verdicts={6: 5.0}, max_findings=5)
+    assert findings[6].severity == "warning" and "judged it wrong" in findings[6].message
+    # Uncalibrated (no fix_warning), a confirmed line is a warning with or without a fix, as before.
+    assert _review(fix_warning=None, signals="both", verdicts={2: 5.0})[2].severity == "warning"

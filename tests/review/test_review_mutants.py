@@ -45,3 +45,9 @@ def test_benchmark_mutants_all_change_behaviour_and_edit_one_line():
             assert [i + 1 for i, (a, b) in enumerate(zip(clean, mutant)) if a != b] == [case.mutated_line]
             module, _, name = case.name.rpartition(".")
             assert changes_behaviour(module, name, case.clean, case.mutant).changed
+
+
+def test_an_offset_slice_is_the_tail_of_the_longer_list_with_the_same_mutants():
+    whole = review_cases.functions(4)
+    held_out = review_cases.functions(2, offset=2)
+    assert [(f.name, f.mutants) for f in held_out] == [(f.name, f.mutants) for f in whole[2:]]
