@@ -7,10 +7,11 @@ Three typing patterns over real standard-library files, the same engines as run.
   back-forth  two functions of one file, switching between them every K requests
 
     python bench/latency/places.py --model MODEL.gguf --pattern move --every 10 \\
-        [--engines seekcode,seekcode-before,naive,llama-server] [--runs 3] [--requests 60] [--threads 2] \\
+        [--engines seekcode,seekcode@512/128,seekcode-before,naive,llama-server] [--runs 3] [--requests 60] [--threads 2] \\
         [--pause-ms 0] [--rest-ms 0] [--quick-prefix-tokens 320] [--no-prefill] [--shift-reuse]
 
-seekcode-before is seekcode without the short first window, idle work and the generation time
+seekcode@P/S is seekcode with a short first window of P prefix and S suffix tokens (the default
+is 320/80). seekcode-before is seekcode without the short first window, idle work and the generation time
 limit (what issue 16 started from). --pause-ms gives each engine the user's time between an
 answer and the next request; seekcode's idle work (widening a short window, speculating the
 next completion) runs in it and is aborted when it ends, a chunk in flight counting in the
@@ -141,16 +142,31 @@ class BeforeArm(latency.SeekcodeArm):
             settings, quick_prefix_tokens=0, prefill=False, max_generation_ms=0, shift_reuse=False, warm_places=2))
 
 
+def window_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any:
+    """`seekcode@P/S`: seekcode with a short first window of P prefix and S suffix tokens."""
+    try:
+        prefix, suffix = (int(part) for part in name.split("@", 1)[1].split("/"))
+    except ValueError:
+        raise SystemExit(f"engine {name!r}: write the short window as seekcode@PREFIX/SUFFIX, e.g. seekcode@512/128.")
+    arm = latency.SeekcodeArm(args.model, dataclasses.replace(
+        settings, quick_prefix_tokens=prefix, quick_suffix_tokens=suffix))
+    arm.name = name
+    return arm
+
+
 def make_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any:
     if name == "seekcode":
         return latency.SeekcodeArm(args.model, settings)
+    if name.startswith("seekcode@"):
+        return window_arm(name, args, settings)
     if name == "seekcode-before":
         return BeforeArm(args.model, settings)
     if name == "naive":
         return latency.NaiveArm(args.model, settings)
     if name == "llama-server":
         return latency.LlamaServerArm(args.llama_server, args.model, args.threads, args.ctx_size)
-    raise SystemExit(f"unknown engine {name!r}; choose from seekcode, seekcode-before, naive, llama-server.")
+    raise SystemExit(f"unknown engine {name!r}; choose from seekcode, seekcode@PREFIX/SUFFIX, seekcode-before, "
+                     "naive, llama-server.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lsp_server.backend.base import Backend, GenerationStats, Prefilling, StopReason
@@ -135,8 +135,10 @@ class CompletionEngine:
         layout: Layout | None = None,
         use_cache: bool = True,
         token_healing: bool = True,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.backend = backend
+        self._clock = clock
         self.family = family or detect_family(backend.token_id, backend.metadata)
         self.layout = layout
         self.use_cache = use_cache
@@ -201,11 +203,12 @@ class CompletionEngine:
         cached = self.from_cache(request)
         if cached is not None:
             return cached
-        started = time.perf_counter()
+        started = self._clock()
         abort = abort or threading.Event()
         prompt, quick = self.choose_prompt(request)
         context = self.postprocess_context(request, prompt)
-        stop = StreamingStop(context, request.settings.max_generation_ms / 1000 or None, started=started)
+        stop = StreamingStop(context, request.settings.max_generation_ms / 1000 or None, clock=self._clock,
+                             started=started)
         if getattr(self.backend, "serves_infill", False):
             generation = self._infill(request, prompt, stop.feed, abort)
         else:
@@ -234,7 +237,7 @@ class CompletionEngine:
             request.uri, stats.prompt_tokens, " (short window)" if quick else "", stats.evaluated_tokens,
             stats.generated_tokens, stats.prompt_ms, stats.generate_ms, generation.stop_reason.value,
         )
-        if self.use_cache:
+        if self.use_cache and not stop.cut_mid_line:
             self._store(request, text)
         return CompletionResult(
             self._suggestions(request, text), "model", generation.stats, generation.text, generation.stop_reason,

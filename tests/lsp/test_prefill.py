@@ -402,3 +402,50 @@ def test_no_time_limit_never_stops_for_time():
         for piece in ("sum", "(v", "al", "ues", ")"):
             assert not stop.feed(piece)
         assert stop.reason is None and stop.text == "sum(values)"
+
+
+def test_only_a_line_cut_by_the_clock_counts_as_cut_mid_line():
+    clock = Clock()
+    cut = StreamingStop(mid_line_context(), time_limit=0.5, clock=clock, started=clock.now)
+    assert not cut.feed("'\\t")
+    clock.now += 2.0
+    assert cut.feed("\\n") and cut.reason == TIME_LIMIT and cut.cut_mid_line
+
+    clock = Clock()
+    lines = StreamingStop(block_context(), time_limit=0.5, clock=clock, started=clock.now)
+    clock.now += 1.5
+    assert not lines.feed("total = 0")
+    assert lines.feed("\n") and lines.reason == TIME_LIMIT and not lines.cut_mid_line
+
+    unlimited = StreamingStop(mid_line_context(), time_limit=None)
+    unlimited.feed("'\\t")
+    assert unlimited.reason is None and not unlimited.cut_mid_line
+
+
+class RunningClock:
+    """Every reading is a second later than the last: any time limit has passed at the first text."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_a_suggestion_cut_mid_line_by_the_clock_is_shown_but_not_cached(warm_backend):
+    engine = CompletionEngine(warm_backend, clock=RunningClock())
+    limited = request(settings=dataclasses.replace(NO_QUICK, max_generation_ms=100))
+    result = engine.complete(limited)
+    assert result.source == "model" and result.suggestions
+    assert "\n" not in result.raw_text  # the tiny model's first piece: one line, cut at once
+    assert engine.from_cache(limited) is None
+    again = engine.complete(limited)
+    assert again.source == "model"
+
+
+def test_without_a_time_limit_the_same_suggestion_is_cached(warm_backend):
+    engine = CompletionEngine(warm_backend, clock=RunningClock())
+    result = engine.complete(request(settings=NO_QUICK))
+    assert result.source == "model" and result.suggestions
+    assert engine.from_cache(request(settings=NO_QUICK)) is not None

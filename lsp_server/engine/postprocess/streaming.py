@@ -64,6 +64,12 @@ class StreamingStop:
         self.reason = self._why_complete() or self._out_of_time()
         return self.reason is not None
 
+    @property
+    def cut_mid_line(self) -> bool:
+        """Stopped by the clock with no line complete: the one line shown is unfinished, so it is
+        not cached (typing through it would serve a truncated line instead of asking again)."""
+        return self.reason == TIME_LIMIT and not complete_lines(self.text)
+
     def _out_of_time(self) -> str | None:
         if self.time_limit is None or self._started is None or not self.text.strip():
             return None
