@@ -52,3 +52,42 @@ def test_an_operator_inside_a_string_literal_is_not_fixed():
     assert _fix("    warn('it is a/b', a)", "/", "-") is None
     assert _fix('    warn("a \\" b", a) + b', " +", " -") == " -"  # an escaped quote does not end the string
     assert _fix("    return `${a}` + b", " +", " -") == " -"  # the template literal is closed
+
+
+@pytest.mark.parametrize(("line", "token", "expected", "fixed"), [
+    ("    return a and b", " and", " or", " or"),  # a boolean keyword for its counterpart
+    ("    strict = True", " True", " False", " False"),
+    ("  const strict = false;", " false", " true", " true"),  # TypeScript/Go spelling
+    ("    if a:", " a", " not", " not a"),  # a `not` the model expects: inserted before the word
+    ("    if a in b:", " in", " not", " not in"),
+    ("    if a is None:", " None", " not", " not None"),
+    ("    if a not in b:", " not", " in", ""),  # a `not` it would skip: deleted
+    ("    if not a:", " not", " a", ""),
+])
+def test_a_flipped_boolean_keyword_is_a_fix(line, token, expected, fixed):
+    assert _fix(line, token, expected) == fixed
+
+
+@pytest.mark.parametrize(("line", "token", "expected"), [
+    ("    return a and b", " and", " if"),  # a keyword that is no counterpart
+    ("    strict = True", " True", " None"),
+    ("    if not a:", " not", " b"),  # skipping `not` is a deletion only when the next word is what it expects
+    ("    if a:", ":", " not"),  # `not` goes before a word only
+    ("    print('a and b')", " and", " or"),  # text in a string
+])
+def test_other_keyword_changes_are_no_fix(line, token, expected):
+    assert _fix(line, token, expected) is None
+
+
+def test_a_deletion_fix_is_offered_as_the_line_without_the_token():
+    from lsp_server.features.review import ReviewOptions, ReviewRequest, review
+
+    from tests.review.fakes import ScriptedModel
+
+    code = "def f(a, b):\n    x = a * b\n    if a not in b:\n        return x\n    return b\n"
+    model = ScriptedModel(surprising={"not": 30.0}, expected={"not": " in"})
+    options = ReviewOptions(surprise_threshold=5.0, surprise_warning=8.0, fix_warning=20.0)
+    findings = {f.start_line: f for f in review(ReviewRequest(code, language="python", signals="surprise"), model,
+                                                 options).findings}
+    assert findings[3].severity == "warning" and findings[3].suggestion == "    if a in b:"
+    assert "without `not`" in findings[3].message
