@@ -34,10 +34,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # Bump when the corpus, the scores or the rule change: older cached calibrations are then ignored.
-VERSION = 5  # 2: fix_warning; 3: a fix swaps only operators of a fixed list (features/review.py `_same_shape`);
-# 4: fix_margin, a fix is kept only when the fixed text is more likely as a whole (engine/surprise.py `fix_gain`);
-# 5: boolean keywords flipped are fixes too (`and`/`or`, `True`/`False`, a `not` inserted or deleted), and such
-# words are scored on their first occurrence (engine/surprise.py `WORD_OPERATORS`)
+VERSION = 4  # 2: fix_warning; 3: a fix swaps only operators of a fixed list (features/review.py `_same_shape`);
+# 4: fix_margin, a fix is kept only when the fixed text is more likely as a whole (engine/surprise.py `fix_gain`)
 P_WARNING = 0.02  # a clean function gets a warning with at most this probability (on the corpus)
 P_INFO = 0.25  # ... an info finding (also: the lines that focused verification looks at)
 

@@ -14,7 +14,6 @@ touch no changed line are dropped. Plain data in and out; no LSP types.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -286,25 +285,17 @@ def scored_lines(text: str, language: str, scorer: SurpriseScorer, region: tuple
 def _surprise_finding(line: LineSurprise, lines: "LineTable", options: ReviewOptions) -> Finding:
     token = lines.text[line.start : line.end].strip() or lines.text[line.start : line.end]
     expected = same_shaped_fix(line, lines)
-    fixable = expected is not None
     if options.fix_warning is None:
         severity = "warning" if line.score >= options.surprise_warning else "info"
     else:
-        severity = "warning" if fixable and line.score >= options.fix_warning else "info"
-    hint = ""
-    if expected:
-        hint = f"; it expected `{expected.strip()}`"
-    elif fixable:
-        hint = f"; it expected the line without `{token}`"
+        severity = "warning" if expected and line.score >= options.fix_warning else "info"
+    hint = f"; it expected `{expected.strip()}`" if expected else ""
     message = (f"Unusual code: a code model did not expect `{token}` here{hint} "
                f"({line.score:.0f} spreads above this file's typical token); check this line.")
     suggestion = None
-    if fixable:
+    if expected:
         start, end = lines.start_of(line.line), lines.end_of(line.line)
-        before, after = lines.text[start : line.start], lines.text[line.end : end]
-        if not expected and before.strip() and before[-1:].isspace() and after[:1].isspace():
-            before = before.rstrip()  # a deleted word leaves one space, not two
-        suggestion = before + expected + after
+        suggestion = lines.text[start : line.start] + expected + lines.text[line.end : end]
     return Finding(line.line, line.line, severity, message, RULE_SURPRISE, line.start, line.end,
                    suggestion=suggestion, score=line.score)
 
@@ -318,30 +309,11 @@ def same_shaped_fix(line: LineSurprise, lines: "LineTable") -> str | None:
     # The token's own leading space belongs to the text around it: keep the original's.
     original = lines.text[line.start : line.end]
     leading = original[: len(original) - len(original.lstrip())]
-    if expected.strip() == original.strip():
+    if expected.strip() == original.strip() or not _same_shape(original.strip(), expected.strip()):
         return None
     if _inside_string(lines.text[lines.start_of(line.line) : line.start]):
         return None  # an operator character in a string is text, not an operator
-    if _same_shape(original.strip(), expected.strip()):
-        return leading + expected.lstrip()
-    return _negation_fix(original, expected, lines.text[line.end : lines.end_of(line.line)])
-
-
-_WORD_SWAPS = ({"True", "False"}, {"true", "false"}, {"and", "or"})
-_NEXT_WORD = re.compile(r"\s*(\w+|[^\w\s]+)")
-
-
-def _negation_fix(original: str, expected: str, rest: str) -> str | None:
-    """A `not` the model expects before a word ("if x" -> "if not x", "a in b" -> "a not in b"), or one it
-    would skip: it expects the word that follows instead ("a not in b" -> "a in b"): "" deletes the token.
-    Both are a boolean flipped, the keyword counterpart of an operator swap."""
-    word = original.strip()
-    if expected.strip() == "not" and word.isidentifier() and word != "not":
-        return original[: len(original) - len(original.lstrip())] + "not " + word
-    following = _NEXT_WORD.match(rest)
-    if word == "not" and following is not None and following.group(1) == expected.strip():
-        return ""
-    return None
+    return leading + expected.lstrip()
 
 
 # Operators of Python, TypeScript/JavaScript and Go (one list: the rule is the same in every language).
@@ -361,8 +333,6 @@ def _same_shape(original: str, expected: str) -> bool:
     assignment. Anything else (a bracket or quote added or dropped, "(m" / "ow", ":=" / "-")
     changes the line's structure rather than fixing a detail of it."""
     if original.isdigit() and expected.isdigit():
-        return True
-    if any(original in pair and expected in pair for pair in _WORD_SWAPS):
         return True
     original_operator, original_word = _split_operator(original)
     expected_operator, expected_word = _split_operator(expected)
