@@ -8,8 +8,8 @@ is the score that the worst line of at most `P_WARNING` of clean functions reach
 info threshold the one at most `P_INFO` reach; the fix margin the gain in likelihood of the whole
 text (engine/surprise.py `fix_gain`) that the best same-shaped quick fix (features/review.py
 `same_shaped_fix`) of at most `P_INFO` of the functions reaches (at least 0); the fix-warning threshold
-the one that the worst line with a quick fix so kept of at most `P_WARNING` reach (the review then
-warns only about such lines); the focused verification's threshold
+the one that the worst line with a same-shaped quick fix of at most `P_WARNING` reach (the review then
+warns only about such lines whose fix clears the margin); the focused verification's threshold
 likewise (of clean functions, at most `P_WARNING` get a candidate the model judges wrong).
 
 The corpus is standard-library functions of the running Python, read with `inspect`
@@ -34,8 +34,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # Bump when the corpus, the scores or the rule change: older cached calibrations are then ignored.
-VERSION = 4  # 2: fix_warning; 3: a fix swaps only operators of a fixed list (features/review.py `_same_shape`);
-# 4: fix_margin, a fix is kept only when the fixed text is more likely as a whole (engine/surprise.py `fix_gain`)
+VERSION = 5  # 2: fix_warning; 3: a fix swaps only operators of a fixed list (features/review.py `_same_shape`);
+# 4: fix_margin, a fix is kept only when the fixed text is more likely as a whole (engine/surprise.py `fix_gain`),
+# fix_warning read off the kept fixes; 5: fix_warning read off every same-shaped fix again, the margin a further test
 P_WARNING = 0.02  # a clean function gets a warning with at most this probability (on the corpus)
 P_INFO = 0.25  # ... an info finding (also: the lines that focused verification looks at)
 
@@ -113,7 +114,7 @@ class Calibration:
     # same-shaped one (the quick fix), at most P_WARNING of the functions' worst such lines reach.
     fix_warning: float | None = None
     # log P(fixed) - log P(original) as a whole that a fix needs to be kept: the level at most P_INFO of
-    # the functions' best fixes reach, at least 0. fix_warning is read off the lines whose fix is kept.
+    # the functions' best fixes reach, at least 0 (a further test; fix_warning is read off every fix).
     fix_margin: float | None = None
     p_warning: float = P_WARNING
     p_info: float = P_INFO

@@ -10,7 +10,7 @@ The thresholds (engine/calibration.py) come from the model's own scores on the c
    the fix margin first: each fixable line's fix is scored in context (the fixed text against the
    original as a whole, engine/surprise.py `fix_gain`); the margin is the gain that at most P_INFO of
    the functions' best fixes reach, and never below 0 (a kept fix is always more likely as a whole);
-   fixes below it are dropped, and the fix-warning threshold is read off the lines that keep theirs;
+   fixes below it are dropped; the fix-warning threshold is still read off every line with a fix;
 2. focused verification (models that can be asked): each function's lines at or above the
    info threshold are put to the model ("is line N correct?"); the verification threshold is
    the log-odds that at most P_WARNING of the functions' worst-judged lines reach.
@@ -84,12 +84,11 @@ class Calibrator:
         warning = max(cal.threshold(worst, cal.P_WARNING), info)  # monotone: a warning is at least info
         best_gain = [max(self._gains[function.label].values(), default=-math.inf) for function in self.functions]
         fix_margin = max(0.0, cal.threshold(best_gain, cal.P_INFO))
-        worst_fixable = []
-        for function in self.functions:
-            gains = self._gains[function.label]
-            worst_fixable.append(max((line.score for line in self._lines[function.label]
-                                      if math.isfinite(line.score) and gains.get(line.line, -math.inf) >= fix_margin),
-                                     default=-math.inf))
+        # The fix-warning level is read off every same-shaped fix, kept in context or not: the margin is a
+        # further test, not a reason to lower it (read off the few kept fixes only, it would rest on a
+        # handful of values; with v4, that lowered it and added false alarms on held-out functions).
+        worst_fixable = [max((line.score for line in self._lines[function.label] if line.line in self._gains[function.label]),
+                             default=-math.inf) for function in self.functions]
         fix_warning = cal.threshold(worst_fixable, cal.P_WARNING)
         verify = None
         if self.verify:
