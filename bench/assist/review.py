@@ -177,7 +177,8 @@ def main(argv=None) -> int:
             calibration = calibration_for(model, Path(args.model), progress=_tqdm_progress(), functions=corpus)
         options = options_for(calibration)
         print(f"thresholds: info {options.surprise_threshold:.2f}, warning {options.surprise_warning:.2f}, "
-              f"fix warning {options.fix_warning}, verify {options.verify_threshold}", file=sys.stderr)
+              f"fix warning {options.fix_warning}, fix margin {options.fix_margin}, verify {options.verify_threshold}",
+              file=sys.stderr)
         for arm in arms:
             results.append(run_arm(arm, backend, model, items, options))
             load[f"after {arm}"] = os.getloadavg()

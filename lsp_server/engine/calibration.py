@@ -5,9 +5,11 @@ worst line on correct code reaches depends on the model (a sharp model's spread 
 so its scores run into the tens; a weak model's stay small). So each model's thresholds
 are read off its own scores on a held-out corpus of correct code: the warning threshold
 is the score that the worst line of at most `P_WARNING` of clean functions reaches, the
-info threshold the one at most `P_INFO` reach; the fix-warning threshold the one that the worst
-line with a same-shaped quick fix (features/review.py `same_shaped_fix`) of at most `P_WARNING`
-reach (the review then warns only about such lines); the focused verification's threshold
+info threshold the one at most `P_INFO` reach; the fix margin the gain in likelihood of the whole
+text (engine/surprise.py `fix_gain`) that the best same-shaped quick fix (features/review.py
+`same_shaped_fix`) of at most `P_INFO` of the functions reaches (at least 0); the fix-warning threshold
+the one that the worst line with a same-shaped quick fix of at most `P_WARNING` reach (the review then
+warns only about such lines whose fix clears the margin); the focused verification's threshold
 likewise (of clean functions, at most `P_WARNING` get a candidate the model judges wrong).
 
 The corpus is standard-library functions of the running Python, read with `inspect`
@@ -32,7 +34,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # Bump when the corpus, the scores or the rule change: older cached calibrations are then ignored.
-VERSION = 3  # 2: fix_warning; 3: a fix swaps only operators of a fixed list (features/review.py `_same_shape`)
+VERSION = 5  # 2: fix_warning; 3: a fix swaps only operators of a fixed list (features/review.py `_same_shape`);
+# 4: fix_margin, a fix is kept only when the fixed text is more likely as a whole (engine/surprise.py `fix_gain`),
+# fix_warning read off the kept fixes; 5: fix_warning read off every same-shaped fix again, the margin a further test
 P_WARNING = 0.02  # a clean function gets a warning with at most this probability (on the corpus)
 P_INFO = 0.25  # ... an info finding (also: the lines that focused verification looks at)
 
@@ -109,6 +113,9 @@ class Calibration:
     # The surprise score that, among lines whose surprising token the model would swap for a
     # same-shaped one (the quick fix), at most P_WARNING of the functions' worst such lines reach.
     fix_warning: float | None = None
+    # log P(fixed) - log P(original) as a whole that a fix needs to be kept: the level at most P_INFO of
+    # the functions' best fixes reach, at least 0 (a further test; fix_warning is read off every fix).
+    fix_margin: float | None = None
     p_warning: float = P_WARNING
     p_info: float = P_INFO
     version: int = VERSION

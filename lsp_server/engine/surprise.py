@@ -231,3 +231,71 @@ def surprising_lines(
     ]
     candidates.sort(key=lambda line: (-line.score, line.line))
     return candidates[:limit]
+
+
+# A fix is compared over the rest of its line and this many tokens after it: enough for the next
+# line or two, where a use of the changed value shows whether it fits, at the cost of one short pass.
+FIX_TAIL_TOKENS = 32
+
+
+def fix_gain(
+    text: str, start: int, end: int, replacement: str, scorer: SurpriseScorer,
+    abort: threading.Event | None = None, tail_tokens: int = FIX_TAIL_TOKENS,
+) -> float | None:
+    """log P(fixed text) - log P(text) as a whole, `text[start:end]` replaced by `replacement`; None if aborted.
+
+    A causal model judges a token from what comes before it only, so its first choice at a surprising
+    token may be a worse fit for what follows (a bracket it closes, an operand it combines). Both texts
+    are scored from their first differing token through the end of the edited line and `tail_tokens`
+    more (the same text in both), with the same text before: the shared prefix is not evaluated again
+    (the original's is usually still cached from the surprise pass), only the two tails are.
+    -inf when the compared span does not fit the context (the fix is then not confirmed).
+    """
+    fixed = text[:start] + replacement + text[end:]
+    if fixed == text:
+        return 0.0
+    original_ids, fixed_ids = scorer.tokenize(text), scorer.tokenize(fixed)
+    shared = _common_prefix(original_ids, fixed_ids)
+    original_count, fixed_count = _compared_counts(text, fixed, start, end, replacement, original_ids, fixed_ids,
+                                                   scorer.piece, tail_tokens)
+    capacity = max(scorer.context_size - len(scorer.prefix_tokens), 1)
+    window_start = max(0, max(original_count, fixed_count) - capacity)
+    if window_start > max(shared - 1, 0):
+        return -math.inf
+    total = 0.0
+    for sign, ids, count in ((-1.0, original_ids, original_count), (1.0, fixed_ids, fixed_count)):
+        answer = scorer.scores([*scorer.prefix_tokens, *ids[window_start:count]], abort)
+        if answer is None:
+            return None
+        logprobs = answer[0]
+        skip = len(scorer.prefix_tokens) - window_start
+        total += sign * sum(logprobs[skip + index] for index in range(shared, count))
+    return total
+
+
+def _compared_counts(text, fixed, start, end, replacement, original_ids, fixed_ids, piece, tail_tokens) -> tuple[int, int]:
+    """How many tokens of each text to score: through the edited line's end and `tail_tokens` more,
+    up to a character boundary that both tokenizations share after the edit (the texts agree there)."""
+    original_offsets = token_offsets(text, [piece(token) for token in original_ids])
+    fixed_offsets = token_offsets(fixed, [piece(token) for token in fixed_ids])
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    last = next((index for index, (_, stop) in enumerate(original_offsets) if stop >= line_end), len(original_ids) - 1)
+    wanted = min(len(original_ids), last + 1 + tail_tokens)
+    shift = len(replacement) - (end - start)
+    fixed_count_at = {stop - shift: index + 1 for index, (_, stop) in enumerate(fixed_offsets)
+                      if stop >= start + len(replacement)}
+    for index in range(max(wanted - 1, 0), len(original_ids)):
+        stop = original_offsets[index][1]
+        if stop >= end and stop in fixed_count_at:
+            return index + 1, fixed_count_at[stop]
+    return len(original_ids), len(fixed_ids)
+
+
+def _common_prefix(first: Sequence[int], second: Sequence[int]) -> int:
+    count = 0
+    for a, b in zip(first, second):
+        if a != b:
+            break
+        count += 1
+    return count

@@ -22,7 +22,9 @@ from typing import Protocol
 
 from lsp_server.engine.prose import prose_ranges
 from lsp_server.engine.findings import FINDINGS_GBNF, RawFinding, parse_findings
-from lsp_server.engine.surprise import LineSurprise, SurpriseScorer, line_scores, score_tokens, surprising_lines
+from lsp_server.engine.surprise import (
+    LineSurprise, SurpriseScorer, fix_gain, line_scores, score_tokens, surprising_lines,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +97,10 @@ class ReviewOptions:
     # the quick fix) and the line scores at least this; other surprising lines are info. None: a
     # surprise finding is a warning from `surprise_warning` on.
     fix_warning: float | None = None
+    # When set (by the calibration), a same-shaped fix is kept (as the quick fix, and so for a warning)
+    # only when the fixed text is more likely than the original as a whole, over the rest of the line
+    # and the tokens after it (engine.surprise.fix_gain), by at least this many nats. None: no check.
+    fix_margin: float | None = None
 
 
 @dataclass
@@ -202,6 +208,10 @@ def _surprising_lines(request, model, lines, first, last, options, abort) -> lis
         return None
     # Diff mode: candidates only on changed lines (the rest are context, not under review).
     candidates = [line for line in scored if request.changed_lines is None or line.line in request.changed_lines]
+    if options.fix_margin is not None:
+        candidates = fixes_in_context(request.text, candidates, lines, scorer, options, first, last, abort)
+        if candidates is None:
+            return None
     top = surprising_lines(candidates, first, last, options.surprise_threshold, max(options.hint_lines, options.max_surprise_findings))
     if options.fix_warning is None:
         return top
@@ -210,6 +220,27 @@ def _surprising_lines(request, model, lines, first, last, options, abort) -> lis
     fixable = [line for line in surprising_lines(candidates, first, last, options.fix_warning, len(candidates))
                if same_shaped_fix(line, lines) is not None][: options.max_surprise_findings]
     return top + [line for line in fixable if line not in top]
+
+
+def fixes_in_context(text: str, candidates: list[LineSurprise], lines: "LineTable", scorer: SurpriseScorer,
+                     options: ReviewOptions, first: int, last: int,
+                     abort: threading.Event | None = None) -> list[LineSurprise] | None:
+    """The candidates, each line that could be reported keeping its same-shaped fix only when the fixed
+    text is more likely as a whole by `options.fix_margin` (otherwise it loses the fix: `expected` None);
+    None if aborted. One short forward pass per such line (the shared prefix is reused)."""
+    levels = [options.surprise_threshold] + ([options.fix_warning] if options.fix_warning is not None else [])
+    floor = min(levels)
+    checked = []
+    for line in candidates:
+        fix = same_shaped_fix(line, lines) if first <= line.line <= last and line.score >= floor else None
+        if fix is not None:
+            gain = fix_gain(text, line.start, line.end, fix, scorer, abort)
+            if gain is None:
+                return None
+            if gain < options.fix_margin:
+                line = replace(line, expected=None)
+        checked.append(line)
+    return checked
 
 
 def _with_fixable(surprising: list[LineSurprise], lines: "LineTable", options: ReviewOptions) -> list[LineSurprise]:

@@ -7,6 +7,10 @@ The thresholds (engine/calibration.py) come from the model's own scores on the c
 1. surprise: each corpus function's worst line score; the info and warning thresholds are
    the levels that at most P_INFO / P_WARNING of these functions reach; the fix-warning
    threshold likewise from each function's worst line that has a same-shaped quick fix;
+   the fix margin first: each fixable line's fix is scored in context (the fixed text against the
+   original as a whole, engine/surprise.py `fix_gain`); the margin is the gain that at most P_INFO of
+   the functions' best fixes reach, and never below 0 (a kept fix is always more likely as a whole);
+   fixes below it are dropped; the fix-warning threshold is still read off every line with a fix;
 2. focused verification (models that can be asked): each function's lines at or above the
    info threshold are put to the model ("is line N correct?"); the verification threshold is
    the log-odds that at most P_WARNING of the functions' worst-judged lines reach.
@@ -29,6 +33,7 @@ from lsp_server.features.review import (
     LineTable, ReviewModel, ReviewOptions, ReviewRequest, WrittenReviewUnavailable, same_shaped_fix, scored_lines,
     verify_messages,
 )
+from lsp_server.engine.surprise import fix_gain
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +50,7 @@ class Calibrator:
         self.verify = verify
         self._lines: dict[str, list] = {}  # label -> the function's scored lines
         self._verdicts: dict[str, float] = {}  # label -> its candidates' worst log P(no) - log P(yes)
+        self._gains: dict[str, dict[int, float]] = {}  # label -> line -> its fix's gain in context
 
     def run(self, abort: threading.Event | None = None, progress: Progress | None = None) -> cal.Calibration | None:
         """The calibration; None if aborted (what was scored is kept for the next run)."""
@@ -53,7 +59,7 @@ class Calibrator:
         scorer = self.model.surprise_scorer()
         if scorer is None:
             return None
-        total = len(self.functions) * (2 if self.verify else 1)
+        total = len(self.functions) * (3 if self.verify else 2)
         for index, function in enumerate(self.functions):
             if function.label in self._lines:
                 continue
@@ -63,16 +69,26 @@ class Calibrator:
             if lines is None:
                 return None
             self._lines[function.label] = lines
+        for index, function in enumerate(self.functions):
+            if function.label in self._gains:
+                continue
+            if progress:
+                progress(len(self.functions) + index, total, f"fixes of {function.label} in context")
+            gains = self._fix_gains(function, scorer, abort)
+            if gains is None:
+                return None
+            self._gains[function.label] = gains
         worst = [max((line.score for line in lines if math.isfinite(line.score)), default=-math.inf)
                  for lines in self._lines.values()]
         info = cal.threshold(worst, cal.P_INFO)
         warning = max(cal.threshold(worst, cal.P_WARNING), info)  # monotone: a warning is at least info
-        worst_fixable = []
-        for function in self.functions:
-            table = LineTable(function.source)
-            worst_fixable.append(max((line.score for line in self._lines[function.label]
-                                      if math.isfinite(line.score) and same_shaped_fix(line, table) is not None),
-                                     default=-math.inf))
+        best_gain = [max(self._gains[function.label].values(), default=-math.inf) for function in self.functions]
+        fix_margin = max(0.0, cal.threshold(best_gain, cal.P_INFO))
+        # The fix-warning level is read off every same-shaped fix, kept in context or not: the margin is a
+        # further test, not a reason to lower it (read off the few kept fixes only, it would rest on a
+        # handful of values; with v4, that lowered it and added false alarms on held-out functions).
+        worst_fixable = [max((line.score for line in self._lines[function.label] if line.line in self._gains[function.label]),
+                             default=-math.inf) for function in self.functions]
         fix_warning = cal.threshold(worst_fixable, cal.P_WARNING)
         verify = None
         if self.verify:
@@ -80,14 +96,30 @@ class Calibrator:
             if verify is False:
                 return None
         return cal.Calibration(self.model_sha256, self.options.surprise_metric, info, warning, verify,
-                               len(self.functions), fix_warning=fix_warning, python=platform.python_version())
+                               len(self.functions), fix_warning=fix_warning, fix_margin=fix_margin,
+                               python=platform.python_version())
+
+    def _fix_gains(self, function: cal.CorpusFunction, scorer, abort) -> dict[int, float] | None:
+        """Each line with a same-shaped fix: how much more likely the fixed text is as a whole (any score:
+        the review checks the fixes of lines at either level, and the levels are not known yet)."""
+        table = LineTable(function.source)
+        gains = {}
+        for line in self._lines[function.label]:
+            fix = same_shaped_fix(line, table) if math.isfinite(line.score) else None
+            if fix is None:
+                continue
+            gain = fix_gain(function.source, line.start, line.end, fix, scorer, abort)
+            if gain is None:
+                return None
+            gains[line.line] = gain
+        return gains
 
     def _verify_threshold(self, info: float, abort, progress, total) -> float | None | bool:
         for index, function in enumerate(self.functions):
             if function.label in self._verdicts:
                 continue
             if progress:
-                progress(len(self.functions) + index, total, f"asking about {function.label}")
+                progress(2 * len(self.functions) + index, total, f"asking about {function.label}")
             candidates = sorted((line for line in self._lines[function.label] if line.score >= info),
                                 key=lambda line: -line.score)[: self.options.max_surprise_findings]
             request = ReviewRequest(function.source, language="python")
@@ -114,7 +146,7 @@ def options_for(calibration: cal.Calibration | None, base: ReviewOptions = Revie
         return base
     return replace(base, surprise_metric=calibration.metric, surprise_threshold=calibration.info,
                    surprise_warning=calibration.warning, verify_threshold=calibration.verify,
-                   fix_warning=calibration.fix_warning)
+                   fix_warning=calibration.fix_warning, fix_margin=calibration.fix_margin)
 
 
 _sha_memo: dict[tuple[str, int, int], str] = {}

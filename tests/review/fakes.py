@@ -17,12 +17,15 @@ TOKEN = re.compile(r"\w+|[^\w\s]+|\s+")
 
 class ScriptedModel:
     def __init__(self, answer: str | None = "[]", surprising: dict[str, float] | None = None,
-                 context_size: int = 4096, writes: bool = True, expected: dict[str, str] | None = None) -> None:
+                 context_size: int = 4096, writes: bool = True, expected: dict[str, str] | None = None,
+                 after: dict[tuple[str, str], float] | None = None) -> None:
         self.answer = answer
         self.surprising = surprising or {}  # token text -> its surprise in nats
         self.context_size = context_size
         self.writes = writes
         self.expected = expected or {}  # token text -> the "model's" first choice there
+        # (previous non-blank token, token) -> its surprise in nats: the one place where context counts
+        self.after = after or {}
         self.vocab: list[str] = []
         self.ids: dict[str, int] = {}
         self.messages: list[list[dict]] = []
@@ -48,7 +51,13 @@ class ScriptedModel:
             return None
         self.scored.append(list(tokens))
         # Ordinary tokens: 1.0-2.0 nats, varying so the file has a spread.
-        return [-self.surprising.get(self.vocab[token], 1.0 + (index % 5) * 0.25) for index, token in enumerate(tokens)]
+        values, previous = [], ""
+        for index, token in enumerate(tokens):
+            text = self.vocab[token]
+            surprise = self.after.get((previous, text), self.surprising.get(text, 1.0 + (index % 5) * 0.25))
+            values.append(-surprise)
+            previous = text if text.strip() else previous
+        return values
 
     def scores(self, tokens, abort):
         logprobs = self.logprobs(tokens, abort)

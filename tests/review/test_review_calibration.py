@@ -20,6 +20,7 @@ import pytest
 
 from bench.assist import review_cases, stdlib_cases
 from lsp_server.engine import calibration as cal
+from lsp_server.engine.surprise import fix_gain
 from lsp_server.features.review import (
     LineTable, ReviewOptions, ReviewRequest, review, same_shaped_fix, scored_lines, verify_messages,
 )
@@ -98,14 +99,26 @@ def test_thresholds_come_from_the_models_scores_on_clean_code(backend, tiny_gguf
     assert sum(score >= calibration.info for score in worst) <= math.floor(cal.P_INFO * len(worst))
     assert sum(score >= math.nextafter(calibration.info, -math.inf) for score in worst) > math.floor(cal.P_INFO * len(worst))
     assert calibration.verify is not None and math.isfinite(calibration.verify)
-    # The fix-warning level: at most floor(p * n) functions' worst line with a same-shaped fix reaches it.
-    worst_fixable = []
+    # The fix margin: each fixable line's fix scored in context; at most floor(p_info * n) functions' best
+    # fix reaches the margin, unless it is 0 (a kept fix is always more likely as a whole).
+    best_gain, worst_fixable = [], []
     for function in small_corpus:
         table = LineTable(function.source)
-        worst_fixable.append(max((line.score for line in scored_lines(function.source, "python", scorer, None, calibration.metric)
-                                  if same_shaped_fix(line, table) is not None), default=-math.inf))
+        lines = scored_lines(function.source, "python", scorer, None, calibration.metric)
+        fixes = {line.line: same_shaped_fix(line, table) for line in lines}
+        gains = {line.line: fix_gain(function.source, line.start, line.end, fixes[line.line], scorer)
+                 for line in lines if fixes[line.line] is not None}
+        best_gain.append(max(gains.values(), default=-math.inf))
+        # The fix-warning level: at most floor(p * n) functions' worst line with a same-shaped fix reaches it
+        # (whether the fix clears the margin is a further test).
+        worst_fixable.append(max((line.score for line in lines if line.line in gains), default=-math.inf))
+    assert calibration.fix_margin >= 0.0
+    if calibration.fix_margin > 0.0:
+        assert sum(gain >= calibration.fix_margin for gain in best_gain) <= math.floor(cal.P_INFO * len(best_gain))
+    assert calibration.fix_margin == pytest.approx(max(0.0, cal.threshold(best_gain, cal.P_INFO)), abs=1e-3)
     assert calibration.fix_warning == cal.threshold(worst_fixable, cal.P_WARNING)
     assert sum(score >= calibration.fix_warning for score in worst_fixable) <= math.floor(cal.P_WARNING * len(worst_fixable))
+    assert options_for(calibration).fix_margin == calibration.fix_margin
     assert options_for(calibration).fix_warning == calibration.fix_warning
 
 
