@@ -11,8 +11,9 @@ Three typing patterns over real standard-library files, the same engines as run.
         [--pause-ms 0] [--rest-ms 0] [--quick-prefix-tokens 320] [--no-prefill] [--shift-reuse]
 
 seekcode@P/S is seekcode with a short first window of P prefix and S suffix tokens (the default
-is 320/80; seekcode@0/0 has none, so every request uses the full window). seekcode-before is seekcode without the short first window, idle work and the generation time
-limit (what issue 16 started from). --pause-ms gives each engine the user's time between an
+is 320/80; seekcode@0/0 has none, so every request uses the full window). seekcode-before is
+seekcode without the short first window, idle work and the generation time limit (what issue 16
+started from). --pause-ms gives each engine the user's time between an
 answer and the next request; seekcode's idle work (widening a short window, speculating the
 next completion) runs in it and is aborted when it ends, a chunk in flight counting in the
 next request's latency. --rest-ms is the time the cursor rests at a new place before the first
