@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from lsp_server.backend.base import common_prefix_length
+
 # MAD * 1.4826 estimates the standard deviation of a normal distribution.
 MAD_TO_SIGMA = 1.4826
 MIN_SPREAD = 0.25  # nats; a file of near-certain tokens must not make every wobble huge
@@ -255,7 +257,7 @@ def fix_gain(
     if fixed == text:
         return 0.0
     original_ids, fixed_ids = scorer.tokenize(text), scorer.tokenize(fixed)
-    shared = _common_prefix(original_ids, fixed_ids)
+    shared = common_prefix_length(original_ids, fixed_ids)
     original_count, fixed_count = _compared_counts(text, fixed, start, end, replacement, original_ids, fixed_ids,
                                                    scorer.piece, tail_tokens)
     capacity = max(scorer.context_size - len(scorer.prefix_tokens), 1)
@@ -291,11 +293,3 @@ def _compared_counts(text, fixed, start, end, replacement, original_ids, fixed_i
             return index + 1, fixed_count_at[stop]
     return len(original_ids), len(fixed_ids)
 
-
-def _common_prefix(first: Sequence[int], second: Sequence[int]) -> int:
-    count = 0
-    for a, b in zip(first, second):
-        if a != b:
-            break
-        count += 1
-    return count
