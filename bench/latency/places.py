@@ -8,7 +8,7 @@ Three typing patterns over real standard-library files, the same engines as run.
 
     python bench/latency/places.py --model MODEL.gguf --pattern move --every 10 \\
         [--engines seekcode,seekcode@512/128,seekcode-before,naive,llama-server] [--runs 3] [--requests 60] [--threads 2] \\
-        [--pause-ms 0] [--rest-ms 0] [--quick-prefix-tokens 320] [--no-prefill] [--shift-reuse]
+        [--pause-ms 0] [--type-ms-per-char 0] [--rest-ms 0] [--quick-prefix-tokens 320] [--no-prefill] [--shift-reuse]
 
 seekcode@P/S is seekcode with a short first window of P prefix and S suffix tokens (the default
 is 320/80; seekcode@0/0 has none, so every request uses the full window). seekcode-before is
@@ -16,7 +16,8 @@ seekcode without the short first window, idle work and the generation time limit
 started from). --pause-ms gives each engine the user's time between an
 answer and the next request; seekcode's idle work (widening a short window, speculating the
 next completion) runs in it and is aborted when it ends, a chunk in flight counting in the
-next request's latency. --rest-ms is the time the cursor rests at a new place before the first
+next request's latency. --type-ms-per-char adds the time the user takes to type the characters
+between two requests at a place (200 ms is about 50 words a minute). --rest-ms is the time the cursor rests at a new place before the first
 request there (the user reads, then starts typing): seekcode's editor clients report the
 resting cursor (seekcode/cursor) and the server prefills there meanwhile; the other engines
 hear of a place only from its first request.
@@ -65,21 +66,23 @@ def place_scripts(source: str, count: int, chars: int) -> list[list[latency.Typi
 
 
 def visits(scripts: list[list[latency.TypingRequest]], order: Iterator[int], every: int,
-           total: int) -> list[latency.TypingRequest]:
+           total: int, first_visit: int = 0) -> list[latency.TypingRequest]:
     """`every` requests per visit, at the place `order` names; each place resumes where its typing stopped.
 
     A request's `place` is the visit's number, so the first request of every visit counts as cold.
     """
     done = [0] * len(scripts)
     out: list[latency.TypingRequest] = []
-    visit = 0
+    visit = first_visit
     while len(out) < total:
-        place = next(order)
+        place = next(order, None)
+        if place is None:  # every place visited
+            break
         script = scripts[place]
         if done[place] >= len(script):
             continue
         for request in script[done[place] : done[place] + every][: total - len(out)]:
-            out.append(latency.TypingRequest(visit, request.doc_text, request.cursor, request.expected_line))
+            out.append(dataclasses.replace(request, place=visit))
         done[place] += every
         visit += 1
         if all(count >= len(script) for count, script in zip(done, scripts)):
@@ -87,14 +90,21 @@ def visits(scripts: list[list[latency.TypingRequest]], order: Iterator[int], eve
     return out
 
 
-def requests_for(pattern: str, every: int, total: int, chars: int) -> list[latency.TypingRequest]:
-    if pattern == "move":
-        scripts = place_scripts(source_of("textwrap"), 12, chars)
-        return visits(scripts, (i % len(scripts) for i in range(10**6)), every, total)
+def requests_for(pattern: str, every: int, total: int, chars: int,
+                 modules: tuple[str, ...] = ("textwrap",)) -> list[latency.TypingRequest]:
+    if pattern == "move":  # `total` requests in each module, one module after the other
+        out: list[latency.TypingRequest] = []
+        for module in modules:
+            scripts = [[dataclasses.replace(request, path=f"{module}.py") for request in script]
+                       for script in place_scripts(source_of(module), 12, chars)]
+            first_visit = out[-1].place + 1 if out else 0
+            out += visits(scripts, (i % len(scripts) for i in range(10**6)), every, total, first_visit)
+        return out
     if pattern == "back-forth":
         scripts = place_scripts(source_of("textwrap"), 2, chars * 4)
         return visits(scripts, (i % 2 for i in range(10**6)), every, total)
-    scripts = [place_scripts(source_of(module), 1, chars)[0] for module in OPEN_MODULES]
+    scripts = [[dataclasses.replace(request, path=f"{module}.py") for request in place_scripts(source_of(module), 1, chars)[0]]
+               for module in OPEN_MODULES]
     return visits(scripts, iter(range(len(scripts))), every, total)
 
 
@@ -109,6 +119,7 @@ def summarize(records: list[latency.Record]) -> dict[str, float]:
         "warm_p95": latency.percentile(warm, 0.95) if warm else 0.0,
         "p50": latency.percentile(everything, 0.5), "p95": latency.percentile(everything, 0.95),
         "cold_evaluated": statistics.fmean(r.evaluated_tokens for r in records if r.first_at_place),
+        "short_window": sum(record.quick for record in records) / len(records),
         "first_line": sum(bool(record.first_line_match) for record in judged) / len(judged) if judged else 0.0,
         "requests": len(records), "cold_requests": len(cold),
     }
@@ -121,12 +132,12 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
 def print_table(pattern: str, every: int, medians: dict[str, dict[str, float]], runs: int) -> None:
     print(f"\npattern {pattern}, a move every {every} requests, median of {runs} runs")
     print("| engine | requests (cold) | cold p50 ms | cold p95 ms | warm p50 ms | warm p95 ms | p50 ms | p95 ms "
-          "| tokens evaluated / cold request | first line matches |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| tokens evaluated / cold request | short-window answers | first line matches |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, row in medians.items():
         print(f"| {name} | {row['requests']:.0f} ({row['cold_requests']:.0f}) | {row['cold_p50']:.0f} | "
               f"{row['cold_p95']:.0f} | {row['warm_p50']:.0f} | {row['warm_p95']:.0f} | {row['p50']:.0f} | "
-              f"{row['p95']:.0f} | {row['cold_evaluated']:.0f} | {row['first_line']:.0%} |")
+              f"{row['p95']:.0f} | {row['cold_evaluated']:.0f} | {row['short_window']:.0%} | {row['first_line']:.0%} |")
     if "seekcode" in medians and "llama-server" in medians:
         ours, theirs = medians["seekcode"], medians["llama-server"]
         print(f"\nseekcode / llama-server: cold p50 {ours['cold_p50'] / theirs['cold_p50']:.2f} (target <= 0.25), "
@@ -175,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--pattern", choices=PATTERNS, default="move")
     parser.add_argument("--every", type=int, default=10, help="requests between moves (K)")
-    parser.add_argument("--requests", type=int, default=60, help="requests per run")
+    parser.add_argument("--requests", type=int, default=60, help="requests per run (per module with --modules)")
+    parser.add_argument("--modules", default="textwrap",
+                        help="move pattern: the standard-library modules typed in, one after the other")
     parser.add_argument("--chars", type=int, default=150, help="characters typed per place")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
@@ -184,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default="seekcode,naive,llama-server")
     parser.add_argument("--pause-ms", type=float, default=0.0,
                         help="the user's time between an answer and the next request; seekcode's idle work runs in it")
+    parser.add_argument("--type-ms-per-char", type=float, default=0.0,
+                        help="the user types at this pace between two requests at a place (on top of --pause-ms); "
+                             "seekcode's idle work runs meanwhile")
     parser.add_argument("--rest-ms", type=float, default=0.0,
                         help="the cursor rests at each new place this long before its first request; "
                              "seekcode prefills there meanwhile")
@@ -203,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                         quick_prefix_tokens=args.quick_prefix_tokens, quick_suffix_tokens=args.quick_suffix_tokens,
                         prefill=args.prefill,
                         shift_reuse=args.shift_reuse)
-    requests = requests_for(args.pattern, args.every, args.requests, args.chars)
+    modules = tuple(name.strip() for name in args.modules.split(",") if name.strip())
+    requests = requests_for(args.pattern, args.every, args.requests, args.chars, modules)
     print(f"{len(requests)} requests, {sum(r.place != p.place for r, p in zip(requests[1:], requests))+1} visits")
 
     from tqdm import tqdm
@@ -215,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with tqdm(total=len(requests), unit="req") as bar:
                 records = latency.run(arms, requests, lambda index: bar.update(1), args.pause_ms / 1000,
-                                      args.rest_ms / 1000)
+                                      args.rest_ms / 1000, args.type_ms_per_char / 1000)
         finally:
             for arm in arms:
                 arm.close()
@@ -228,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({
         "command": " ".join([sys.executable, *sys.argv]), "model": str(args.model), "pattern": args.pattern,
-        "every": args.every, "pause_ms": args.pause_ms, "rest_ms": args.rest_ms, "runs": per_run, "medians": medians, "load_average_after": os.getloadavg(),
+        "every": args.every, "pause_ms": args.pause_ms, "rest_ms": args.rest_ms,
+        "type_ms_per_char": args.type_ms_per_char, "runs": per_run, "medians": medians, "load_average_after": os.getloadavg(),
         "last_run_records": last_records,
     }, indent=1), encoding="utf-8")
     print(f"wrote {output}")

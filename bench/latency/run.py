@@ -91,6 +91,7 @@ class TypingRequest:
     doc_text: str
     cursor: int
     expected_line: str  # what the user goes on to type on this line ("" at a line end)
+    path: str = "textwrap.py"  # the file typed in
 
 
 def choose_places(source: str, places: int, chars: int) -> list[tuple[int, int]]:
@@ -172,6 +173,7 @@ class Answer:
     latency_ms: float
     from_cache: bool
     evaluated_tokens: int
+    quick: bool = False  # seekcode answered from its short first window
 
 
 class SeekcodeArm:
@@ -197,14 +199,21 @@ class SeekcodeArm:
         result = self.engine.complete(completion)
         latency = (time.perf_counter() - started) * 1000 + self._overrun_ms
         self._overrun_ms = 0.0
-        self._idle_job = self.engine.follow_up(completion, result)
+        self._idle_job = self.engine.follow_up(completion, result) or self._edit_prefill(completion)
         text = result.suggestions[0].text if result.suggestions else ""
         evaluated = result.stats.evaluated_tokens if result.stats else 0
-        return Answer(text, latency, result.source == "cache", evaluated)
+        return Answer(text, latency, result.source == "cache", evaluated, result.quick)
 
     def _completion(self, request: TypingRequest) -> CompletionRequest:
         return CompletionRequest(request.doc_text, request.cursor, "python", settings=self.settings,
-                                 uri="file:///textwrap.py")
+                                 uri=f"file:///{request.path}")
+
+    def _edit_prefill(self, completion: CompletionRequest):
+        """The server's idle work while the user types on at this cursor: each edit prefills the
+        prompt there (widening a short window), unless the cache answers there."""
+        if not self.settings.prefill:
+            return None
+        return lambda abort: self.engine.prefill(completion, abort)
 
     def arrive(self, request: TypingRequest, seconds: float) -> None:
         """The cursor came to rest at a new place `seconds` before the first request there: the
@@ -442,6 +451,7 @@ class Record:
     evaluated_tokens: int
     first_line_match: bool | None  # None where nothing is left to type on the line
     first_at_place: bool
+    quick: bool = False
 
 
 @dataclass
@@ -494,14 +504,24 @@ def summarize(name: str, records: list[Record]) -> ArmSummary:
     )
 
 
+def typing_seconds(request: TypingRequest, following: TypingRequest | None, char_seconds: float) -> float:
+    """The time the user takes to type what lies between `request` and the next one at the same place."""
+    if following is None or following.place != request.place:
+        return 0.0
+    return max(0, following.cursor - request.cursor) * char_seconds
+
+
 def run(arms: list[Any], requests: list[TypingRequest], progress: Callable[[int], None],
-        pause_seconds: float = 0.0, rest_seconds: float = 0.0) -> dict[str, list[Record]]:
+        pause_seconds: float = 0.0, rest_seconds: float = 0.0, char_seconds: float = 0.0) -> dict[str, list[Record]]:
     """Every request to every arm in turn; after its answer an arm that has idle work (seekcode)
-    gets `pause_seconds` of the user's time for it before its next request, and
-    `rest_seconds` where the cursor rests at a new place before the first request there."""
+    gets `pause_seconds` of the user's time for it before its next request, plus `char_seconds`
+    for each character typed before that request, and `rest_seconds` where the cursor rests at a
+    new place before the first request there."""
     records: dict[str, list[Record]] = {arm.name: [] for arm in arms}
     previous_place = None
     for index, request in enumerate(requests):
+        following = requests[index + 1] if index + 1 < len(requests) else None
+        pause = pause_seconds + typing_seconds(request, following, char_seconds)
         first_at_place = request.place != previous_place
         previous_place = request.place
         for arm in arms:
@@ -512,10 +532,10 @@ def run(arms: list[Any], requests: list[TypingRequest], progress: Callable[[int]
             match = (first_line(answer.text) == expected) if expected.strip() else None
             records[arm.name].append(Record(
                 index, request.place, request.cursor, request.expected_line, answer.text,
-                answer.latency_ms, answer.from_cache, answer.evaluated_tokens, match, first_at_place,
+                answer.latency_ms, answer.from_cache, answer.evaluated_tokens, match, first_at_place, answer.quick,
             ))
-            if pause_seconds > 0 and hasattr(arm, "pause"):
-                arm.pause(pause_seconds)
+            if pause > 0 and hasattr(arm, "pause"):
+                arm.pause(pause)
         progress(index)
     return records
 
