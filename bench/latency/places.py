@@ -108,11 +108,27 @@ def requests_for(pattern: str, every: int, total: int, chars: int,
     return visits(scripts, iter(range(len(scripts))), every, total)
 
 
+EARLY_REQUESTS = 4  # first-line matches are shown apart for the first requests after a move
+
+
+def positions(records: list[latency.Record]) -> list[int]:
+    """Each request's position at its place: 0 for the cold one, then 1, 2, ..."""
+    out: list[int] = []
+    for record in records:
+        out.append(0 if record.first_at_place or not out else out[-1] + 1)
+    return out
+
+
+def match_rate(records: list[latency.Record]) -> float:
+    judged = [record for record in records if record.first_line_match is not None]
+    return sum(bool(record.first_line_match) for record in judged) / len(judged) if judged else 0.0
+
+
 def summarize(records: list[latency.Record]) -> dict[str, float]:
     cold = [record.latency_ms for record in records if record.first_at_place]
     warm = [record.latency_ms for record in records if not record.first_at_place]
     everything = [record.latency_ms for record in records]
-    judged = [record for record in records if record.first_line_match is not None]
+    at = positions(records)
     return {
         "cold_p50": latency.percentile(cold, 0.5), "cold_p95": latency.percentile(cold, 0.95),
         "warm_p50": latency.percentile(warm, 0.5) if warm else 0.0,
@@ -120,7 +136,9 @@ def summarize(records: list[latency.Record]) -> dict[str, float]:
         "p50": latency.percentile(everything, 0.5), "p95": latency.percentile(everything, 0.95),
         "cold_evaluated": statistics.fmean(r.evaluated_tokens for r in records if r.first_at_place),
         "short_window": sum(record.quick for record in records) / len(records),
-        "first_line": sum(bool(record.first_line_match) for record in judged) / len(judged) if judged else 0.0,
+        "first_line": match_rate(records),
+        "first_line_early": match_rate([r for r, place_at in zip(records, at) if place_at < EARLY_REQUESTS]),
+        "first_line_later": match_rate([r for r, place_at in zip(records, at) if place_at >= EARLY_REQUESTS]),
         "requests": len(records), "cold_requests": len(cold),
     }
 
@@ -132,12 +150,14 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
 def print_table(pattern: str, every: int, medians: dict[str, dict[str, float]], runs: int) -> None:
     print(f"\npattern {pattern}, a move every {every} requests, median of {runs} runs")
     print("| engine | requests (cold) | cold p50 ms | cold p95 ms | warm p50 ms | warm p95 ms | p50 ms | p95 ms "
-          "| tokens evaluated / cold request | short-window answers | first line matches |")
+          "| tokens evaluated / cold request | short-window answers | first line matches "
+          f"(first {EARLY_REQUESTS} requests at a place / later) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, row in medians.items():
         print(f"| {name} | {row['requests']:.0f} ({row['cold_requests']:.0f}) | {row['cold_p50']:.0f} | "
               f"{row['cold_p95']:.0f} | {row['warm_p50']:.0f} | {row['warm_p95']:.0f} | {row['p50']:.0f} | "
-              f"{row['p95']:.0f} | {row['cold_evaluated']:.0f} | {row['short_window']:.0%} | {row['first_line']:.0%} |")
+              f"{row['p95']:.0f} | {row['cold_evaluated']:.0f} | {row['short_window']:.0%} | {row['first_line']:.0%} "
+              f"({row['first_line_early']:.0%} / {row['first_line_later']:.0%}) |")
     if "seekcode" in medians and "llama-server" in medians:
         ours, theirs = medians["seekcode"], medians["llama-server"]
         print(f"\nseekcode / llama-server: cold p50 {ours['cold_p50'] / theirs['cold_p50']:.2f} (target <= 0.25), "

@@ -15,7 +15,11 @@ mostly still cached). Queued foreground jobs always run before queued background
 Idle jobs (`submit(..., idle=True)`: prefilling the next prompt, speculating the next
 completion) have the lowest priority. They run only when nothing else is queued, any
 newer job aborts a running one at once, and an aborted idle job is dropped, never rerun.
-There is at most one: a newer idle job replaces a queued one.
+There is at most one: a newer idle job replaces a queued one. The exception: an idle job
+for the same `place` as the running one (the user typing on at one cursor, an edit after
+each keystroke) queues behind it instead of aborting it, since it would redo the same work;
+aborting at every keystroke would drop the batch in flight each time, so prefilling a new
+place would never get far while the user types.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class _Task(Generic[T]):
     idle: bool = False
     preempted: bool = False  # aborted to let a foreground job run; it runs again afterwards
     runs: int = 0
+    place: Hashable | None = None  # idle jobs: where the cursor is (same place, same work)
 
 
 def _resolve(future: Future[Any], result: Any = None, error: BaseException | None = None) -> None:
@@ -67,24 +72,26 @@ class Scheduler:
         self._thread.start()
 
     def submit(
-        self, key: Hashable | None, job: Job[T], *, background: bool = False, idle: bool = False
+        self, key: Hashable | None, job: Job[T], *, background: bool = False, idle: bool = False,
+        place: Hashable | None = None,
     ) -> Future[T | None]:
         """Queue `job`; a non-None `key` supersedes earlier jobs with the same key.
 
         A foreground job preempts a running background job, and every job a running idle
-        one (see the module docstring).
+        one, except an idle job for the same non-None `place` (see the module docstring).
         """
-        task: _Task[T] = _Task(key, job, background=background or idle, idle=idle)
+        task: _Task[T] = _Task(key, job, background=background or idle, idle=idle, place=place)
         with self._condition:
             if self._closed:
                 raise RuntimeError("the scheduler is closed; no more jobs can run.")
+            goes_on = self._same_idle_work(task)
             if key is not None:
-                self._supersede(key)
+                self._supersede(key, abort_running=not goes_on)
             if idle:
                 self._drop_idle()
             self._pending.append(task)
             running = self._running
-            if running is not None and not running.abort.is_set():
+            if running is not None and not running.abort.is_set() and not goes_on:
                 if running.idle:
                     running.abort.set()
                 elif not background and not idle and running.background:
@@ -92,6 +99,12 @@ class Scheduler:
                     running.abort.set()
             self._condition.notify()
         return task.future
+
+    def _same_idle_work(self, task: _Task[Any]) -> bool:
+        """True when `task` is an idle job for the place the running idle job works on."""
+        running = self._running
+        return (task.idle and task.place is not None and running is not None and running.idle
+                and running.place == task.place)
 
     def _drop_idle(self) -> None:
         for task in [task for task in self._pending if task.idle]:
@@ -115,11 +128,11 @@ class Scheduler:
         with self._condition:
             self._supersede(key)
 
-    def _supersede(self, key: Hashable) -> None:
+    def _supersede(self, key: Hashable, abort_running: bool = True) -> None:
         for task in [task for task in self._pending if task.key == key]:
             self._pending.remove(task)
             _resolve(task.future, None)
-        if self._running is not None and self._running.key == key:
+        if abort_running and self._running is not None and self._running.key == key:
             self._running.preempted = False
             self._running.abort.set()
 

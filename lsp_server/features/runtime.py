@@ -38,6 +38,14 @@ MODEL_JOB_KEY = ("model",)
 IDLE_JOB_KEY = ("idle",)  # prefill and speculation: one at a time, the newest wins
 
 
+def idle_place(request: CompletionRequest) -> tuple[str, int]:
+    """Where idle work for `request` works: its document and the block of lines its prompt's
+    tail starts in (the anchor moves every `anchor_step_lines`). Typing on inside it changes
+    only the prompt's end, so a running prefill or speculation there is not aborted for it."""
+    line = request.doc_text.count("\n", 0, request.cursor_offset)
+    return request.uri, line // max(1, request.settings.anchor_step_lines)
+
+
 class ModelState(str, enum.Enum):
     NOT_LOADED = "not-loaded"
     LOADING = "loading"
@@ -253,7 +261,8 @@ class Runtime:
             self.last_backend_error = None
             follow_up = engine.follow_up(request, result)
             if follow_up is not None:
-                self.scheduler.submit(IDLE_JOB_KEY, self._idle(engine, follow_up), idle=True)
+                self.scheduler.submit(IDLE_JOB_KEY, self._idle(engine, follow_up), idle=True,
+                                      place=idle_place(request))
         return result
 
     def prefill(self, request: CompletionRequest) -> None:
@@ -267,7 +276,7 @@ class Runtime:
             logger.info("prefill at offset %d of %s: %d tokens evaluated%s", request.cursor_offset, request.uri,
                         evaluated, " (aborted)" if abort.is_set() else "")
 
-        self.scheduler.submit(IDLE_JOB_KEY, self._idle(engine, prefill), idle=True)
+        self.scheduler.submit(IDLE_JOB_KEY, self._idle(engine, prefill), idle=True, place=idle_place(request))
 
     def _idle(self, engine: CompletionEngine, job):
         def run(abort: threading.Event) -> None:

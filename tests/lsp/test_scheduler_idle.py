@@ -186,3 +186,54 @@ def test_close_drops_a_queued_idle_job_without_running_it(scheduler):
     scheduler.close()
     assert idle.result(WAIT) is None and running.result(WAIT) is None
     assert log.events == ["keystroke start", "keystroke aborted"]
+
+
+def test_an_idle_job_for_the_same_place_queues_behind_the_running_one(scheduler):
+    """Typing on at one cursor sends an edit per keystroke; each asks for the prefill already running."""
+    log, started, release = Log(), threading.Event(), threading.Event()
+    running = scheduler.submit(IDLE_JOB_KEY, log.until_released("prefill", started, release), idle=True,
+                               place=("file:///a.py", 3))
+    assert started.wait(WAIT)
+    dropped = scheduler.submit(IDLE_JOB_KEY, log.quick("edit 1"), idle=True, place=("file:///a.py", 3))
+    newest = scheduler.submit(IDLE_JOB_KEY, log.quick("edit 2"), idle=True, place=("file:///a.py", 3))
+    assert dropped.result(WAIT) is None  # the queued one is still replaced by the newer
+    release.set()
+    assert running.result(WAIT) == "prefill"  # finished, not aborted
+    assert newest.result(WAIT) == "edit 2"
+    assert log.events == ["prefill start", "prefill end", "edit 2"]
+
+
+@pytest.mark.parametrize("place", [("file:///a.py", 4), ("file:///b.py", 3), None], ids=["other lines", "other file", "no place"])
+def test_an_idle_job_for_another_place_aborts_the_running_one(scheduler, place):
+    log, started = Log(), threading.Event()
+    older = scheduler.submit(IDLE_JOB_KEY, log.until_aborted("prefill", started), idle=True, place=("file:///a.py", 3))
+    assert started.wait(WAIT)
+    newer = scheduler.submit(IDLE_JOB_KEY, log.quick("moved"), idle=True, place=place)
+    assert newer.result(WAIT) == "moved"
+    assert older.result(WAIT) is None
+    assert log.events == ["prefill start", "prefill aborted", "moved"]
+
+
+def test_a_keystroke_still_aborts_an_idle_job_that_same_place_edits_let_run(scheduler):
+    log, started = Log(), threading.Event()
+    idle = scheduler.submit(IDLE_JOB_KEY, log.until_aborted("prefill", started), idle=True, place=("file:///a.py", 3))
+    assert started.wait(WAIT)
+    edit = scheduler.submit(IDLE_JOB_KEY, log.quick("edit"), idle=True, place=("file:///a.py", 3))
+    keystroke = scheduler.submit("file:///a.py", log.quick("keystroke"))
+    assert keystroke.result(WAIT) == "keystroke"
+    assert idle.result(WAIT) is None
+    assert edit.result(WAIT) == "edit"
+    assert log.events == ["prefill start", "prefill aborted", "keystroke", "edit"]
+
+
+def test_the_idle_place_is_the_document_and_the_block_of_lines_of_the_prompt_tail():
+    from lsp_server.features.completion import CompletionRequest
+    from lsp_server.features.runtime import idle_place
+
+    text = "".join(f"line {number}\n" for number in range(40))
+    def at(line: int, column: int = 0, uri: str = "file:///a.py"):
+        return idle_place(CompletionRequest(text, text.index(f"line {line}\n") + column, "python", uri=uri))
+
+    assert at(17) == at(17, 4) == at(16) == at(23, 2)  # lines 16-23: one anchor block (8 lines)
+    assert at(24) != at(23)
+    assert at(17, uri="file:///b.py") != at(17)
