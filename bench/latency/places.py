@@ -2,11 +2,12 @@
 
 Three typing patterns over real standard-library files, the same engines as run.py:
 
-  move        type at a new place every K requests (K = --every, e.g. 5, 10, 20)
+  move        type at a new place every K requests (K = --every, e.g. 5, 10, 20), 12 places a module
+              (--modules, textwrap by default; --requests each, one module after the other)
   open        open a file, then type K requests at a place in it; next file
   back-forth  two functions of one file, switching between them every K requests
 
-    python bench/latency/places.py --model MODEL.gguf --pattern move --every 10 \\
+    python bench/latency/places.py --model MODEL.gguf --pattern move --every 10 [--modules textwrap,shlex] \\
         [--engines seekcode,seekcode@512/128,seekcode-before,naive,llama-server] [--runs 3] [--requests 60] [--threads 2] \\
         [--pause-ms 0] [--type-ms-per-char 0] [--rest-ms 0] [--quick-prefix-tokens 320] [--no-prefill] [--shift-reuse]
 
@@ -15,7 +16,8 @@ is 320/80; seekcode@0/0 has none, so every request uses the full window). seekco
 seekcode without the short first window, idle work and the generation time limit (what issue 16
 started from). --pause-ms gives each engine the user's time between an
 answer and the next request; seekcode's idle work (widening a short window, speculating the
-next completion) runs in it and is aborted when it ends, a chunk in flight counting in the
+next completion, or after a type-through answer the prefill that each edit asks for) runs in it
+and is aborted when it ends, a chunk in flight counting in the
 next request's latency. --type-ms-per-char adds the time the user takes to type the characters
 between two requests at a place (200 ms is about 50 words a minute). --rest-ms is the time the cursor rests at a new place before the first
 request there (the user reads, then starts typing): seekcode's editor clients report the
