@@ -101,7 +101,7 @@ def summarize(records: list[dict[str, object]], log_text: str) -> dict[str, floa
     cold = [r["latency_ms"] for r in records if r["cold"]]
     warm = [r["latency_ms"] for r in records if not r["cold"]]
     judged = [r for r in records if r["match"] is not None]
-    model_answers = log_text.count("completion from the model")
+    model_answers = log_text.count("started on the worker")  # requests the cache did not answer
     return {
         "requests": len(records), "cold_p50": statistics.median(cold), "warm_p50": statistics.median(warm),
         "warm_p95": latency.percentile(warm, 0.95), "p95": latency.percentile(cold + warm, 0.95),
