@@ -140,6 +140,12 @@ def _multiline_string_lines(source: str) -> set[int]:
     return touched
 
 
+def word_boundary(typed_char: str, following: str) -> bool:
+    """An editor's debounce fires here: after a character that ends a word (not a letter, digit
+    or underscore) when the user does not go on with a space or tab ("" : nothing follows)."""
+    return not (typed_char.isalnum() or typed_char == "_") and following[:1] not in ("", " ", "\t")
+
+
 def typing_requests(source: str, spans: list[tuple[int, int]]) -> Iterator[TypingRequest]:
     """Requests while typing each span: at its start and after every word boundary."""
     for place, (start, end) in enumerate(spans):
@@ -159,7 +165,7 @@ def typing_requests(source: str, spans: list[tuple[int, int]]) -> Iterator[Typin
             if char == "\n":  # auto-indent: the editor puts the cursor at the next line's indentation
                 while done < len(typed) and typed[done] in " \t":
                     done += 1
-            if not (char.isalnum() or char == "_") and done < len(typed) and typed[done] not in " \t":
+            if word_boundary(char, typed[done : done + 1]):
                 yield request_at(done)
         yield request_at(len(typed))
 

@@ -54,12 +54,6 @@ def keystrokes(typed: str) -> list[str]:
     return strokes
 
 
-def asks_after(stroke: str, following: str) -> bool:
-    """run.py's rule: a request after a non-identifier character that is not followed by a blank."""
-    last = stroke[0]
-    return not (last.isalnum() or last == "_") and following[:1] not in (" ", "\t")
-
-
 def type_at_place(client: LspClient, uri: str, source: str, span: tuple[int, int], char_s: float,
                   rest_s: float) -> list[dict[str, object]]:
     start, end = span
@@ -70,7 +64,8 @@ def type_at_place(client: LspClient, uri: str, source: str, span: tuple[int, int
     strokes = keystrokes(source[start:end])
     records, cursor, version = [], start, 1
     ask_at = {0} | {i + 1 for i, stroke in enumerate(strokes)
-                    if asks_after(stroke, strokes[i + 1] if i + 1 < len(strokes) else "") or i + 1 == len(strokes)}
+                    if latency.word_boundary(stroke[0], strokes[i + 1] if i + 1 < len(strokes) else "")
+                    or i + 1 == len(strokes)}
     for index in range(len(strokes) + 1):
         if index in ask_at:
             line_end = source.find("\n", cursor)
