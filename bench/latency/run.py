@@ -146,6 +146,20 @@ def word_boundary(typed_char: str, following: str) -> bool:
     return not (typed_char.isalnum() or typed_char == "_") and following[:1] not in ("", " ", "\t")
 
 
+def keystrokes(typed: str) -> list[str]:
+    """What each keystroke inserts: one character, or a newline with the next line's indentation
+    (auto-indent: the editor puts the cursor at the next line's indentation)."""
+    strokes, index = [], 0
+    while index < len(typed):
+        end = index + 1
+        if typed[index] == "\n":
+            while end < len(typed) and typed[end] in " \t":
+                end += 1
+        strokes.append(typed[index:end])
+        index = end
+    return strokes
+
+
 def typing_requests(source: str, spans: list[tuple[int, int]]) -> Iterator[TypingRequest]:
     """Requests while typing each span: at its start and after every word boundary."""
     for place, (start, end) in enumerate(spans):
@@ -159,13 +173,9 @@ def typing_requests(source: str, spans: list[tuple[int, int]]) -> Iterator[Typin
 
         yield request_at(0)
         done = 0
-        while done < len(typed):
-            char = typed[done]
-            done += 1
-            if char == "\n":  # auto-indent: the editor puts the cursor at the next line's indentation
-                while done < len(typed) and typed[done] in " \t":
-                    done += 1
-            if word_boundary(char, typed[done : done + 1]):
+        for stroke in keystrokes(typed):
+            done += len(stroke)
+            if word_boundary(stroke[0], typed[done : done + 1]):
                 yield request_at(done)
         yield request_at(len(typed))
 

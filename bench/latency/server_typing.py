@@ -19,39 +19,27 @@ bench/results/server-typing-<time>.json.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import run as latency  # noqa: E402  (places, the request rule, percentiles)
+import places  # noqa: E402  (bench/latency/places.py: the standard library's sources)
+import run as latency  # noqa: E402  (places, keystrokes, the request rule, percentiles)
+
+from lsp_server.protocol.positions import position_at  # noqa: E402
 
 from tests.lsp.lsp_client import LspClient  # noqa: E402
 
 
 def position(text: str, offset: int) -> dict[str, int]:
-    """LSP position of `offset` (textwrap.py is ASCII, so characters are UTF-16 code units)."""
-    line = text.count("\n", 0, offset)
-    return {"line": line, "character": offset - (text.rfind("\n", 0, offset) + 1)}
-
-
-def keystrokes(typed: str) -> list[str]:
-    """What each keystroke inserts: one character, or a newline with the next line's indentation."""
-    strokes, index = [], 0
-    while index < len(typed):
-        end = index + 1
-        if typed[index] == "\n":
-            while end < len(typed) and typed[end] in " \t":
-                end += 1
-        strokes.append(typed[index:end])
-        index = end
-    return strokes
+    """The LSP position of `offset`, in UTF-16 code units."""
+    at = position_at(text, offset)
+    return {"line": at.line, "character": at.character}
 
 
 def type_at_place(client: LspClient, uri: str, source: str, span: tuple[int, int], char_s: float,
@@ -61,7 +49,7 @@ def type_at_place(client: LspClient, uri: str, source: str, span: tuple[int, int
     client.open(uri, text)
     client.notify("seekcode/cursor", {"textDocument": {"uri": uri}, "position": position(text, start)})
     time.sleep(rest_s)
-    strokes = keystrokes(source[start:end])
+    strokes = latency.keystrokes(source[start:end])
     records, cursor, version = [], start, 1
     ask_at = {0} | {i + 1 for i, stroke in enumerate(strokes)
                     if latency.word_boundary(stroke[0], strokes[i + 1] if i + 1 < len(strokes) else "")
@@ -115,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--type-ms-per-char", type=float, default=200.0)
     parser.add_argument("--rest-ms", type=float, default=2000.0)
     args = parser.parse_args(argv)
-    source = Path(inspect.getsourcefile(textwrap)).read_text(encoding="utf-8")
+    source = places.source_of("textwrap")
     spans = latency.choose_places(source, args.places, args.chars)
     with tempfile.TemporaryDirectory() as folder:
         log_path = Path(folder) / "server.log"
