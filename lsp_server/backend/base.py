@@ -114,6 +114,7 @@ class Backend(Protocol):
         abort: threading.Event | None = None,
         on_text: Callable[[str], bool] | None = None,
         heal_text: str = "",
+        heal_then_nonblank: bool = False,
     ) -> Generation: ...
 
     # True when `chat` can prompt the model as a conversation: a GGUF chat template

@@ -313,11 +313,12 @@ class HttpBackend:
         abort: threading.Event | None = None,
         on_text: Callable[[str], bool] | None = None,
         heal_text: str = "",
+        heal_then_nonblank: bool = False,
         grammar: str | None = None,
     ) -> Generation:
         """Continue `prompt_tokens` on the server, streaming text to `on_text` (see LocalBackend).
         `grammar` (GBNF) is sent to servers that take one and ignored by others."""
-        if heal_text:
+        if heal_text or heal_then_nonblank:
             raise ValueError("the HTTP backend cannot heal tokens; build the engine with token_healing=False.")
         abort = abort or threading.Event()
         prompt = [int(token) for token in prompt_tokens]

@@ -184,7 +184,7 @@ class LocalBackend:
         self._vocab = self._llama._model.vocab
         self._piece_cache: dict[int, bytes] = {}
         self._piece_index: PieceIndex | None = None
-        self._healing_cache: dict[tuple[bytes, frozenset[int]], np.ndarray] = {}
+        self._healing_cache: dict[tuple[bytes, frozenset[int], bool], np.ndarray] = {}
         self._grammar_cache: dict[str, object] = {}
         self._rng = np.random.default_rng(options.seed)
         self._abort: threading.Event | None = None  # what the running evaluation stops at
@@ -456,6 +456,7 @@ class LocalBackend:
         abort: threading.Event | None = None,
         on_text: Callable[[str], bool] | None = None,
         heal_text: str = "",
+        heal_then_nonblank: bool = False,
         grammar: str | None = None,
     ) -> Generation:
         """Continue `prompt_tokens`, streaming decoded text to `on_text`.
@@ -469,7 +470,9 @@ class LocalBackend:
         passes their text here; the first generated tokens are constrained to spell it,
         so the model may choose a token that merges it with what follows (" " + "ie" as
         " ie") instead of continuing after an unnatural token boundary. The healed text
-        is not part of the result.
+        is not part of the result. With `heal_then_nonblank`, what follows the healed text
+        must not start with a space or tab: healing a line's indentation keeps the model at
+        that column instead of indenting further.
 
         `grammar` (GBNF text, llama.cpp's grammar format) constrains every sampled token;
         an end-of-generation token is only possible where the grammar is complete. Token
@@ -502,6 +505,7 @@ class LocalBackend:
         generation = self._sample_loop(
             max_tokens, set(stop_ids), temperature, top_k, top_p, abort, on_text,
             b"" if compiled is not None else heal_text.encode("utf-8"), compiled,
+            heal_then_nonblank and compiled is None,
         )
         stats.generate_ms = (time.perf_counter() - started) * 1000
         stats.generated_tokens = len(generation.token_ids)
@@ -519,6 +523,7 @@ class LocalBackend:
         on_text: Callable[[str], bool] | None,
         heal: bytes = b"",
         grammar=None,
+        then_nonblank: bool = False,
     ) -> Generation:
         llama = self._llama
         sampler = llama._init_sampler(temp=temperature, top_k=top_k, top_p=top_p, min_p=0.0, grammar=grammar)
@@ -530,12 +535,16 @@ class LocalBackend:
                 if abort.is_set():
                     return Generation("".join(pieces), token_ids, StopReason.ABORTED)
                 if heal:
-                    token = self._healing_token(heal, stop_ids, temperature)
+                    token = self._healing_token(heal, stop_ids, temperature, then_nonblank)
                     piece_bytes = self.token_piece(token)
                     if piece_bytes.startswith(heal):
                         new_bytes, heal = piece_bytes[len(heal) :], b""
+                        then_nonblank = then_nonblank and not new_bytes
                     else:  # the piece spells only the start of what is left
                         new_bytes, heal = b"", heal[len(piece_bytes) :]
+                elif then_nonblank:  # the healed text was spelled exactly: no blank may follow it
+                    token = self._best_of(self._nonblank_starts(frozenset(stop_ids)), temperature)
+                    new_bytes, then_nonblank = self.token_piece(token), False
                 else:
                     token = sampler.sample(llama._ctx, -1)
                     if token in stop_ids or self.is_end_of_generation(token):
@@ -570,11 +579,15 @@ class LocalBackend:
 
     # -- token healing --------------------------------------------------------
 
-    def _healing_token(self, heal: bytes, stop_ids: set[int], temperature: float) -> int:
+    def _healing_token(self, heal: bytes, stop_ids: set[int], temperature: float, then_nonblank: bool = False) -> int:
         """The most likely (or a sampled) token that agrees with the text still to spell."""
-        candidates = self._healing_candidates(heal, frozenset(stop_ids))
+        candidates = self._healing_candidates(heal, frozenset(stop_ids), then_nonblank)
         if len(candidates) == 0:
             raise ValueError(f"no token spells {heal!r}; cannot heal the prompt's end.")
+        return self._best_of(candidates, temperature)
+
+    def _best_of(self, candidates: np.ndarray, temperature: float) -> int:
+        """The most likely (or a sampled) token among `candidates`, from the last evaluated logits."""
         llama_cpp = import_llama_cpp()
         logits = np.ctypeslib.as_array(
             llama_cpp.llama_get_logits_ith(self._llama._ctx.ctx, -1), shape=(self.vocab_size,)
@@ -584,27 +597,37 @@ class LocalBackend:
         weights = np.exp((logits - logits.max()) / temperature)
         return int(self._rng.choice(candidates, p=weights / weights.sum()))
 
-    def _healing_candidates(self, heal: bytes, stop_ids: frozenset[int]) -> np.ndarray:
-        """Tokens that spell `heal`'s start (a prefix of it) or all of it and more."""
-        key = (heal, stop_ids)
+    def _healing_candidates(self, heal: bytes, stop_ids: frozenset[int], then_nonblank: bool = False) -> np.ndarray:
+        """Tokens that spell `heal`'s start (a prefix of it) or all of it and more (with
+        `then_nonblank`, more that does not start with a space or tab)."""
+        key = (heal, stop_ids, then_nonblank)
         cached = self._healing_cache.get(key)
         if cached is not None:
             return cached
         index = self.piece_index()
-        longer = index.ids_starting_with(heal)
+        longer = [token_id for token_id in index.ids_starting_with(heal)
+                  if not (then_nonblank and self.token_piece(token_id)[len(heal) : len(heal) + 1] in (b" ", b"\t"))]
         shorter = [token_id for end in range(1, len(heal)) for token_id in index.ids_of(heal[:end])]
-        candidates = np.array(
-            [
-                token_id
-                for token_id in dict.fromkeys([*longer, *shorter])
-                if token_id not in stop_ids and not self.is_end_of_generation(token_id)
-            ],
-            dtype=np.int64,
-        )
+        candidates = self._usable(dict.fromkeys([*longer, *shorter]), stop_ids)
         if len(self._healing_cache) >= 256:
             self._healing_cache.pop(next(iter(self._healing_cache)))
         self._healing_cache[key] = candidates
         return candidates
+
+    def _nonblank_starts(self, stop_ids: frozenset[int]) -> np.ndarray:
+        """Tokens whose text starts with something other than a space or tab."""
+        key = (b"", stop_ids, True)
+        cached = self._healing_cache.get(key)
+        if cached is None:
+            ids = self.piece_index().ids_where(lambda piece: piece[:1] not in (b"", b" ", b"\t"))
+            cached = self._healing_cache[key] = self._usable(ids, stop_ids)
+        return cached
+
+    def _usable(self, token_ids, stop_ids: frozenset[int]) -> np.ndarray:
+        return np.array(
+            [token_id for token_id in token_ids if token_id not in stop_ids and not self.is_end_of_generation(token_id)],
+            dtype=np.int64,
+        )
 
     def piece_index(self) -> "PieceIndex":
         """Every token's bytes, searchable by prefix (built once, ~1 s for 150k tokens)."""

@@ -26,6 +26,7 @@ from lsp_server.engine.cache import CompletionCache
 from lsp_server.engine.context import ContextSelector, SourceDocument
 from lsp_server.engine.families import Family, Layout, detect_family
 from lsp_server.engine.postprocess import TIME_LIMIT, Context, StreamingStop, complete_lines, postprocess
+from lsp_server.engine.postprocess.base import TAB_WIDTH
 from lsp_server.engine.prompt import Prompt, PromptBudget, PromptBuilder
 from lsp_server.settings import Settings
 
@@ -114,6 +115,22 @@ def quick_settings(settings: Settings) -> Settings | None:
     ):
         return None
     return dataclasses.replace(settings, prefix_tokens=prefix, suffix_tokens=suffix, context_tokens=0)
+
+
+def _indent_width(line: str) -> int:
+    return len(line.expandtabs(TAB_WIDTH)) - len(line.expandtabs(TAB_WIDTH).lstrip(" "))
+
+
+def user_dedented(prefix: str) -> bool:
+    """Whether the cursor sits on a blank line left of the last code line's indentation: the user
+    (or the editor) dedented, so the suggestion's line starts at the cursor's column. Small models
+    otherwise go on at the last line's indentation (`else:` wanted, the block's next statement written)."""
+    lines = prefix.split("\n")
+    cursor_line = lines[-1]
+    if cursor_line.strip(" \t"):
+        return False
+    previous = next((line for line in reversed(lines[:-1]) if line.strip()), None)
+    return previous is not None and _indent_width(cursor_line) < _indent_width(previous)
 
 
 def after_accepting(request: CompletionRequest, text: str) -> CompletionRequest:
@@ -213,6 +230,7 @@ class CompletionEngine:
             generation = self._infill(request, prompt, stop.feed, abort)
         else:
             tokens, heal_text = self.heal(prompt)
+            dedented = self.token_healing and not heal_text and user_dedented(request.prefix)
             generation = self.backend.generate(
                 tokens,
                 max_tokens=request.settings.max_tokens,
@@ -220,7 +238,8 @@ class CompletionEngine:
                 temperature=request.settings.temperature,
                 abort=abort,
                 on_text=stop.feed,
-                heal_text=heal_text,
+                heal_text=prompt.held_back if dedented else heal_text,
+                heal_then_nonblank=dedented,
             )
         stats = generation.stats
         if generation.stop_reason is StopReason.ABORTED:

@@ -167,6 +167,18 @@ def test_token_healing_over_several_tokens(backend):
     assert healed.text == spelled[4:]
 
 
+@pytest.mark.parametrize("indent", ["    ", ""])
+def test_healing_an_indentation_then_nonblank_stays_at_its_column(backend, indent):
+    prompt = prompt_of(backend, "def f(x):\n    if x:\n        return 1\n")
+    for seed_text in ("", "        "):  # with and without the deeper indentation the model would go on at
+        healed = backend.generate(prompt + (prompt_of(backend, seed_text) if seed_text else []), max_tokens=8,
+                                  heal_text=indent, heal_then_nonblank=True)
+        spelled = b"".join(backend.token_piece(token) for token in healed.token_ids).decode("utf-8", "replace")
+        assert spelled.startswith(indent)
+        assert healed.text[:1] not in (" ", "\t")
+        assert healed.text == spelled[len(indent) :]
+
+
 def test_an_abort_takes_effect_in_the_middle_of_a_prompt_batch(tiny_gguf):
     backend = LocalBackend(tiny_gguf, BackendOptions(context_size=512, threads=2, batch_size=128))
     try:

@@ -126,3 +126,31 @@ def test_training_context_length_comes_from_the_gguf_header(tiny_gguf, tmp_path)
     truncated = tmp_path / "cut.gguf"
     truncated.write_bytes(tiny_gguf.read_bytes()[:200])
     assert training_context_length(truncated) is None
+
+
+@pytest.mark.parametrize(
+    ("prefix", "dedented"),
+    [
+        ("if x:\n        y = 1\n    ", True),  # left of the last code line: the user dedented
+        ("if x:\n    y = 1\n\n", True),  # column 0 after an indented line
+        ("if x:\n    y = 1\n    ", False),  # the same column: the block may go on
+        ("if x:\n    ", False),  # deeper than the last line
+        ("    y = 1\n    z", False),  # text on the cursor's line
+        ("", False),
+    ],
+)
+def test_user_dedented_is_a_blank_line_left_of_the_last_code_line(prefix: str, dedented: bool):
+    from lsp_server.features.completion import user_dedented
+
+    assert user_dedented(prefix) is dedented
+
+
+def test_a_dedented_cursor_gets_a_line_that_starts_at_its_column(backend):
+    engine = CompletionEngine(backend, use_cache=False)
+    for indent in ("    ", ""):  # the random tiny model would often go on at the block's indentation
+        text = "def f(x):\n    if x:\n        y = x + 1\n        y = y * 2\n" + indent
+        result = engine.complete(request(text))
+        assert result.source == "model"
+        assert not result.raw_text[:1].isspace()  # the cursor's indentation was spelled by the healing
+        if result.suggestions:
+            assert not result.suggestions[0].text[:1].isspace()

@@ -307,5 +307,38 @@ def test_no_invented_space_after_an_opening_bracket(document: str, raw: str, exp
     assert run(drop_space_after_opener, document, raw, language) == expected
 
 
+@pytest.mark.parametrize(
+    ("document", "raw", "expected", "language"),
+    [
+        # seen with Qwen on the standard library (bench/latency/window_quality.py)
+        ("text = lines.║\n", " pop(0)[2:]", "pop(0)[2:]", "python"),
+        ("if b and not isinstance(b[0]║\n", " , str):", ", str):", "python"),
+        ("def expand_tabs(line)║\n", " :", ":", "python"),
+        ("w = TextWrapper(initial_indent=║)\n", ' "",', '"",', "python"),
+        ("for (i = 0; i < n║\n", " ; i++)", "; i++)", "c"),
+        # a sentence's full stop in a comment keeps the space before the next word
+        ("# Wrap the text.║\n", " Then fill it.", " Then fill it.", "python"),
+        # inside a string the space is text
+        ("_whitespace_only_re.sub('║\n", " ', text)", " ', text)", "python"),
+        # spaced operators and a ternary colon outside Python keep theirs
+        ("x =║\n", " 1", " 1", "python"),
+        ("if a ==║\n", " b:", " b:", "python"),
+        ("const y = ok ? a║\n", " : b;", " : b;", "javascript"),
+        ("const p = { a║\n", " }", " }", "javascript"),
+        ("def f(x)║\n", " -> int:", " -> int:", "python"),
+        # prose is left alone
+        ("See module.║\n", " pop", " pop", "markdown"),
+    ],
+)
+def test_no_space_the_code_never_has(document: str, raw: str, expected: str, language: str) -> None:
+    from lsp_server.engine.postprocess.invented_space import drop_invented_space
+
+    assert run(drop_invented_space, document, raw, language) == expected
+
+
+def test_the_pipeline_drops_a_space_before_a_colon() -> None:
+    assert postprocess(" :", context("def f(x)║\n")) == ":"
+
+
 def test_the_pipeline_drops_the_invented_space() -> None:
     assert postprocess(' f"x")', context('print(║)\n')) == 'f"x"'

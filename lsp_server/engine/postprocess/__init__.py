@@ -22,6 +22,7 @@ from lsp_server.engine.postprocess.bracket_space import drop_space_after_opener
 from lsp_server.engine.postprocess.control_characters import cut_at_control_character
 from lsp_server.engine.postprocess.drop_empty import drop_empty
 from lsp_server.engine.postprocess.held_back import drop_held_back
+from lsp_server.engine.postprocess.invented_space import drop_invented_space
 from lsp_server.engine.postprocess.indentation_style import keep_indentation_style
 from lsp_server.engine.postprocess.repetition import cut_repetition
 from lsp_server.engine.postprocess.single_line import keep_single_line
@@ -34,6 +35,7 @@ from lsp_server.engine.postprocess.truncation import drop_unfinished_line
 PIPELINE: tuple[Filter, ...] = (
     drop_held_back,  # the whitespace the prompt left for the model to write
     drop_space_after_opener,  # `print( x` when the file writes `print(x`
+    drop_invented_space,  # `lines. pop(0)`, `f(x) :`, `width= 70`
     strip_special_tokens,  # everything after a leaked <|file_sep|> etc. is another place
     cut_at_control_character,  # an escape, NUL or bell is garbage, never code
     keep_single_line,  # single-line mode: the rest of the cursor's line only
