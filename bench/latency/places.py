@@ -12,7 +12,8 @@ Three typing patterns over real standard-library files, the same engines as run.
         [--pause-ms 0] [--type-ms-per-char 0] [--rest-ms 0] [--quick-prefix-tokens 320] [--no-prefill] [--shift-reuse]
 
 seekcode@P/S is seekcode with a short first window of P prefix and S suffix tokens (the default
-is 320/80; seekcode@0/0 has none, so every request uses the full window). seekcode-before is
+is 320/80; seekcode@0/0 has none, so every request uses the full window). seekcode+shift is seekcode
+with shifted reuse on. seekcode-before is
 seekcode without the short first window, idle work and the generation time limit (what issue 16
 started from). --pause-ms gives each engine the user's time between an
 answer and the next request; seekcode's idle work (widening a short window, speculating the
@@ -191,6 +192,10 @@ def window_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any:
 def make_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any:
     if name == "seekcode":
         return latency.SeekcodeArm(args.model, settings)
+    if name == "seekcode+shift":  # shifted reuse on, whatever --shift-reuse says
+        arm = latency.SeekcodeArm(args.model, dataclasses.replace(settings, shift_reuse=True))
+        arm.name = name
+        return arm
     if name.startswith("seekcode@"):
         return window_arm(name, args, settings)
     if name == "seekcode-before":
@@ -199,7 +204,7 @@ def make_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any:
         return latency.NaiveArm(args.model, settings)
     if name == "llama-server":
         return latency.LlamaServerArm(args.llama_server, args.model, args.threads, args.ctx_size)
-    raise SystemExit(f"unknown engine {name!r}; choose from seekcode, seekcode@PREFIX/SUFFIX, seekcode-before, "
+    raise SystemExit(f"unknown engine {name!r}; choose from seekcode, seekcode+shift, seekcode@PREFIX/SUFFIX, seekcode-before, "
                      "naive, llama-server.")
 
 

@@ -50,6 +50,7 @@ def answers(engine: CompletionEngine, settings: Settings, requests: list[latency
         expected = request.expected_line.rstrip()
         out.append({"place": request.place, "cursor": request.cursor, "path": request.path, "expected": expected,
                     "text": text, "raw": result.raw_text,
+                    "evaluated": result.stats.evaluated_tokens if result.stats else 0,
                     "match": (latency.first_line(text) == expected) if expected.strip() else None})
         bar.update(1)
     return out
@@ -77,11 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chars", type=int, default=150)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--windows", default="1024/256,320/80")
+    parser.add_argument("--shift-reuse", action="store_true",
+                        help="reuse cached runs at shifted positions (approximate) instead of evaluating them")
     args = parser.parse_args(argv)
     os.environ.setdefault(*latency.OPENMP_WAIT_POLICY)
     modules = tuple(name.strip() for name in args.modules.split(",") if name.strip())
     requests = places.requests_for(args.pattern, args.every, args.requests, args.chars, modules)
-    backend = LocalBackend(args.model, BackendOptions(threads=args.threads, warm_places=0))
+    backend = LocalBackend(args.model, BackendOptions(threads=args.threads, warm_places=0, shift_reuse=args.shift_reuse))
 
     from tqdm import tqdm
 
@@ -96,11 +99,14 @@ def main(argv: list[str] | None = None) -> int:
                 results[window] = answers(engine, settings, requests, bar)
     finally:
         backend.close()
-    print("| window | first line matches | first 4 at a place |")
-    print("|---|---|---|")
+    print(f"shifted reuse: {'on' if args.shift_reuse else 'off'}")
+    print("| window | first line matches | first 4 at a place | tokens evaluated / first request at a place |")
+    print("|---|---|---|---|")
     for window, records in results.items():
         overall, early, judged = rates(records)
-        print(f"| {window} | {overall:.1%} of {judged} | {early:.1%} |")
+        cold = [record["evaluated"] for index, record in enumerate(records)
+                if index == 0 or record["place"] != records[index - 1]["place"]]
+        print(f"| {window} | {overall:.1%} of {judged} | {early:.1%} | {sum(cold) / len(cold):.0f} |")
     output = latency.RESULTS_DIR / f"window-quality-{time.strftime('%Y%m%d-%H%M%S')}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"command": " ".join([sys.executable, *sys.argv]), "results": results}, indent=1),
