@@ -26,7 +26,7 @@ from lsp_server.engine.cache import CompletionCache
 from lsp_server.engine.context import ContextSelector, SourceDocument
 from lsp_server.engine.families import Family, Layout, detect_family
 from lsp_server.engine.postprocess import TIME_LIMIT, Context, StreamingStop, complete_lines, postprocess
-from lsp_server.engine.postprocess.base import TAB_WIDTH
+from lsp_server.engine.postprocess.base import indent_width
 from lsp_server.engine.prompt import Prompt, PromptBudget, PromptBuilder
 from lsp_server.settings import Settings
 
@@ -117,20 +117,22 @@ def quick_settings(settings: Settings) -> Settings | None:
     return dataclasses.replace(settings, prefix_tokens=prefix, suffix_tokens=suffix, context_tokens=0)
 
 
-def _indent_width(line: str) -> int:
-    return len(line.expandtabs(TAB_WIDTH)) - len(line.expandtabs(TAB_WIDTH).lstrip(" "))
-
-
 def user_dedented(prefix: str) -> bool:
     """Whether the cursor sits on a blank line left of the last code line's indentation: the user
     (or the editor) dedented, so the suggestion's line starts at the cursor's column. Small models
     otherwise go on at the last line's indentation (`else:` wanted, the block's next statement written)."""
-    lines = prefix.split("\n")
-    cursor_line = lines[-1]
+    start = prefix.rfind("\n") + 1
+    cursor_line = prefix[start:]
     if cursor_line.strip(" \t"):
         return False
-    previous = next((line for line in reversed(lines[:-1]) if line.strip()), None)
-    return previous is not None and _indent_width(cursor_line) < _indent_width(previous)
+    end = start - 1  # the newline that ends the line above; walked back without splitting the document
+    while end >= 0:
+        line_start = prefix.rfind("\n", 0, end) + 1
+        line = prefix[line_start:end]
+        if line.strip():
+            return indent_width(cursor_line) < indent_width(line)
+        end = line_start - 1
+    return False
 
 
 def after_accepting(request: CompletionRequest, text: str) -> CompletionRequest:
