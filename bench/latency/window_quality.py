@@ -15,7 +15,6 @@ first 4 at each place, and writes every answer to bench/results/window-quality-<
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -56,13 +55,18 @@ def answers(engine: CompletionEngine, settings: Settings, requests: list[latency
     return out
 
 
+def place_positions(records: list[dict]) -> list[int]:
+    """Each request's position at its place: 0 for the first one there, then 1, 2, ..."""
+    out: list[int] = []
+    for index, record in enumerate(records):
+        out.append(0 if index == 0 or record["place"] != records[index - 1]["place"] else out[-1] + 1)
+    return out
+
+
 def rates(records: list[dict]) -> tuple[float, float, int]:
     """First-line matches over the judged requests, over the first ones at each place, and how many were judged."""
-    judged, position = [], 0
-    for index, record in enumerate(records):
-        position = 0 if index == 0 or record["place"] != records[index - 1]["place"] else position + 1
-        if record["match"] is not None:
-            judged.append((record, position))
+    judged = [(record, position) for record, position in zip(records, place_positions(records))
+              if record["match"] is not None]
     early = [record for record, position in judged if position < places.EARLY_REQUESTS]
     share = lambda rows: sum(bool(row["match"]) for row in rows) / len(rows) if rows else 0.0  # noqa: E731
     return share([record for record, _ in judged]), share(early), len(judged)
@@ -104,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     for window, records in results.items():
         overall, early, judged = rates(records)
-        cold = [record["evaluated"] for index, record in enumerate(records)
-                if index == 0 or record["place"] != records[index - 1]["place"]]
+        cold = [record["evaluated"] for record, position in zip(records, place_positions(records)) if position == 0]
         print(f"| {window} | {overall:.1%} of {judged} | {early:.1%} | {sum(cold) / len(cold):.0f} |")
     output = latency.RESULTS_DIR / f"window-quality-{time.strftime('%Y%m%d-%H%M%S')}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
