@@ -185,6 +185,7 @@ class LocalBackend:
         self._piece_cache: dict[int, bytes] = {}
         self._piece_index: PieceIndex | None = None
         self._healing_cache: dict[tuple[bytes, frozenset[int], bool], np.ndarray] = {}
+        self._nonblank_cache: dict[frozenset[int], np.ndarray] = {}  # by stop ids: one or two entries
         self._grammar_cache: dict[str, object] = {}
         self._rng = np.random.default_rng(options.seed)
         self._abort: threading.Event | None = None  # what the running evaluation stops at
@@ -616,11 +617,10 @@ class LocalBackend:
 
     def _nonblank_starts(self, stop_ids: frozenset[int]) -> np.ndarray:
         """Tokens whose text starts with something other than a space or tab."""
-        key = (b"", stop_ids, True)
-        cached = self._healing_cache.get(key)
+        cached = self._nonblank_cache.get(stop_ids)
         if cached is None:
             ids = self.piece_index().ids_where(lambda piece: piece[:1] not in (b"", b" ", b"\t"))
-            cached = self._healing_cache[key] = self._usable(ids, stop_ids)
+            cached = self._nonblank_cache[stop_ids] = self._usable(ids, stop_ids)
         return cached
 
     def _usable(self, token_ids, stop_ids: frozenset[int]) -> np.ndarray:
