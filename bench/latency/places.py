@@ -13,7 +13,7 @@ Three typing patterns over real standard-library files, the same engines as run.
 
 seekcode@P/S is seekcode with a short first window of P prefix and S suffix tokens (the default
 is 320/80; seekcode@0/0 has none, so every request uses the full window). seekcode+shift is seekcode
-with shifted reuse on. seekcode-before is
+with shifted reuse on; the two combine (seekcode+shift@0/0). seekcode-before is
 seekcode without the short first window, idle work and the generation time limit (what issue 16
 started from). --pause-ms gives each engine the user's time between an
 answer and the next request; seekcode's idle work (widening a short window, speculating the
@@ -177,35 +177,34 @@ class BeforeArm(latency.SeekcodeArm):
             settings, quick_prefix_tokens=0, prefill=False, max_generation_ms=0, shift_reuse=False, warm_places=2))
 
 
-def window_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any:
-    """`seekcode@P/S`: seekcode with a short first window of P prefix and S suffix tokens."""
-    try:
-        prefix, suffix = (int(part) for part in name.split("@", 1)[1].split("/"))
-    except ValueError:
-        raise SystemExit(f"engine {name!r}: write the short window as seekcode@PREFIX/SUFFIX, e.g. seekcode@512/128.")
-    arm = latency.SeekcodeArm(args.model, dataclasses.replace(
-        settings, quick_prefix_tokens=prefix, quick_suffix_tokens=suffix))
+def seekcode_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any:
+    """`seekcode[+shift][@P/S]`: seekcode, with shifted reuse on (`+shift`) and a short first window
+    of P prefix and S suffix tokens (`@P/S`; `@0/0`: none)."""
+    base, _, window = name.partition("@")
+    if base not in ("seekcode", "seekcode+shift"):
+        raise SystemExit(f"unknown engine {name!r}; choose from seekcode[+shift][@PREFIX/SUFFIX], seekcode-before, "
+                         "naive, llama-server.")
+    if base == "seekcode+shift":
+        settings = dataclasses.replace(settings, shift_reuse=True)
+    if window:
+        try:
+            prefix, suffix = (int(part) for part in window.split("/"))
+        except ValueError:
+            raise SystemExit(f"engine {name!r}: write the short window as seekcode@PREFIX/SUFFIX, e.g. seekcode@512/128.")
+        settings = dataclasses.replace(settings, quick_prefix_tokens=prefix, quick_suffix_tokens=suffix)
+    arm = latency.SeekcodeArm(args.model, settings)
     arm.name = name
     return arm
 
 
 def make_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any:
-    if name == "seekcode":
-        return latency.SeekcodeArm(args.model, settings)
-    if name == "seekcode+shift":  # shifted reuse on, whatever --shift-reuse says
-        arm = latency.SeekcodeArm(args.model, dataclasses.replace(settings, shift_reuse=True))
-        arm.name = name
-        return arm
-    if name.startswith("seekcode@"):
-        return window_arm(name, args, settings)
     if name == "seekcode-before":
         return BeforeArm(args.model, settings)
     if name == "naive":
         return latency.NaiveArm(args.model, settings)
     if name == "llama-server":
         return latency.LlamaServerArm(args.llama_server, args.model, args.threads, args.ctx_size)
-    raise SystemExit(f"unknown engine {name!r}; choose from seekcode, seekcode+shift, seekcode@PREFIX/SUFFIX, seekcode-before, "
-                     "naive, llama-server.")
+    return seekcode_arm(name, args, settings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -82,13 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chars", type=int, default=150)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--windows", default="1024/256,320/80")
+    parser.add_argument("--context-size", type=int, default=BackendOptions.context_size,
+                        help="tokens of context (a prefix window over about 2500 tokens needs more than 4096)")
     parser.add_argument("--shift-reuse", action="store_true",
                         help="reuse cached runs at shifted positions (approximate) instead of evaluating them")
     args = parser.parse_args(argv)
     os.environ.setdefault(*latency.OPENMP_WAIT_POLICY)
     modules = tuple(name.strip() for name in args.modules.split(",") if name.strip())
     requests = places.requests_for(args.pattern, args.every, args.requests, args.chars, modules)
-    backend = LocalBackend(args.model, BackendOptions(threads=args.threads, warm_places=0, shift_reuse=args.shift_reuse))
+    backend = LocalBackend(args.model, BackendOptions(context_size=args.context_size, threads=args.threads, warm_places=0, shift_reuse=args.shift_reuse))
 
     from tqdm import tqdm
 
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for window in (name.strip() for name in args.windows.split(",") if name.strip()):
             prefix, suffix = parse_window(window)
-            settings = Settings(threads=args.threads, prefix_tokens=prefix, suffix_tokens=suffix,
+            settings = Settings(threads=args.threads, context_size=args.context_size, prefix_tokens=prefix, suffix_tokens=suffix,
                                 quick_prefix_tokens=0, prefill=False, max_generation_ms=0)
             engine = CompletionEngine(backend, use_cache=False)
             with tqdm(total=len(requests), unit="req", desc=window) as bar:
