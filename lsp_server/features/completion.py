@@ -84,6 +84,12 @@ class CompletionResult:
 PROMPT_OVERHEAD_TOKENS = 32  # FIM markers, file separators, a re-tokenized tail
 # The short window answers only when it saves at least this many tokens of evaluation.
 QUICK_SAVES_AT_LEAST = 64
+# Idle work at a cursor (a resting cursor, an edit) evaluates the full window first, and not the
+# short one, when the full one needs at most this many times the short one's tokens: near a
+# place the cache holds, a rest of the cursor brings it within reach, and the first request there
+# and every one after it are answered from the full window, not from the short one while the
+# full one is evaluated in the pauses (bench/latency/places.py, README "issue 16").
+FULL_FIRST_WITHIN = 2.0
 
 
 def budget_for(settings: Settings, context_size: int | None = None) -> PromptBudget:
@@ -146,6 +152,8 @@ def after_accepting(request: CompletionRequest, text: str) -> CompletionRequest:
 
 class CompletionEngine:
     """Completion over one loaded backend; `complete` runs on the backend's thread."""
+
+    full_first_within = FULL_FIRST_WITHIN  # 0: idle work always evaluates the short window first
 
     def __init__(
         self,
@@ -271,17 +279,23 @@ class CompletionEngine:
         """The full prompt, or the short window's when the cache holds little of the full one
         (the cursor moved) and the short one costs at least QUICK_SAVES_AT_LEAST tokens less.
         True with the short one."""
-        full = self.build_prompt(request)
+        full, quick = self._candidates(request)
+        if quick is None:
+            return full.prompt, False
+        return quick.prompt, True
+
+    def _candidates(self, request: CompletionRequest) -> tuple["_Candidate", "_Candidate | None"]:
+        """The full prompt, and the short window's when choose_prompt would answer from it."""
+        full = self._candidate(self.build_prompt(request))
         quick_request = self._quick(request)
-        if quick_request is None:
-            return full, False
-        full_pending = self.backend.pending_tokens(self.heal(full)[0])
-        if full_pending <= QUICK_SAVES_AT_LEAST:
-            return full, False
-        quick = self.build_prompt(quick_request)
-        if self.backend.pending_tokens(self.heal(quick)[0]) + QUICK_SAVES_AT_LEAST <= full_pending:
-            return quick, True
-        return full, False
+        if quick_request is None or full.pending <= QUICK_SAVES_AT_LEAST:
+            return full, None
+        quick = self._candidate(self.build_prompt(quick_request))
+        return full, quick if quick.pending + QUICK_SAVES_AT_LEAST <= full.pending else None
+
+    def _candidate(self, prompt: Prompt) -> "_Candidate":
+        tokens = self.heal(prompt)[0]
+        return _Candidate(prompt, tokens, self.backend.pending_tokens(tokens))
 
     def _quick(self, request: CompletionRequest) -> CompletionRequest | None:
         if not isinstance(self.backend, Prefilling) or not self.use_cache:
@@ -291,13 +305,16 @@ class CompletionEngine:
 
     def prefill(self, request: CompletionRequest, abort: threading.Event) -> int:
         """Evaluate the prompt a completion at this cursor would use, then the full window if
-        that was the short one; return the tokens evaluated. Idle work: stops at `abort`."""
+        that was the short one (the full one alone when it is within FULL_FIRST_WITHIN of the
+        short one); return the tokens evaluated. Idle work: stops at `abort`."""
         if not isinstance(self.backend, Prefilling) or not self.use_cache:
             return 0
-        prompt, quick = self.choose_prompt(request)
-        done = self.backend.prefill(self.heal(prompt)[0], abort)
-        if quick and not abort.is_set():
-            done += self.backend.prefill(self.heal(self.build_prompt(request))[0], abort)
+        full, quick = self._candidates(request)
+        done = 0
+        if quick is not None and full.pending > self.full_first_within * quick.pending:
+            done += self.backend.prefill(quick.tokens, abort)
+        if not abort.is_set():
+            done += self.backend.prefill(full.tokens, abort)
         return done
 
     def follow_up(self, request: CompletionRequest, result: CompletionResult):
@@ -379,6 +396,13 @@ class CompletionEngine:
         if not text.strip():
             return []
         return [CompletionSuggestion(text, request.cursor_offset, request.cursor_offset)]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    prompt: Prompt
+    tokens: list[int]  # after token healing: what the backend evaluates
+    pending: int  # of those, what the backend would evaluate now
 
 
 def _display_path(uri: str) -> str:

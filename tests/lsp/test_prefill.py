@@ -17,6 +17,7 @@ from lsp_server.backend.local import BackendOptions, LocalBackend
 from tests.lsp.aborts import AbortInsideBatch
 from lsp_server.engine.postprocess import TIME_LIMIT, Context, StreamingStop, complete_lines
 from lsp_server.features.completion import (
+    FULL_FIRST_WITHIN,
     QUICK_SAVES_AT_LEAST,
     CompletionEngine,
     CompletionRequest,
@@ -251,6 +252,51 @@ def test_an_aborted_engine_prefill_evaluates_nothing_and_the_request_stays_quick
     abort.set()
     assert engine.prefill(request(), abort) == 0
     assert engine.complete(request()).quick
+
+
+# A short window large enough that the full one can be "within twice the short one" and still
+# worth skipping (QUICK_SAVES_AT_LEAST more).
+WIDE_QUICK = dataclasses.replace(SETTINGS, quick_prefix_tokens=96, quick_suffix_tokens=24)
+
+
+def recorded_prefills(monkeypatch, backend: LocalBackend) -> list[list[int]]:
+    """The real backend's prefill, with each call's tokens written down in order."""
+    calls: list[list[int]] = []
+    real = backend.prefill
+
+    def prefill(tokens, abort):
+        calls.append(list(tokens))
+        return real(tokens, abort)
+
+    monkeypatch.setattr(backend, "prefill", prefill)
+    return calls
+
+
+def test_far_from_the_cache_idle_work_evaluates_the_short_window_first(engine, monkeypatch):
+    req = request()
+    full = full_tokens(engine, req)
+    quick_prompt, quick = engine.choose_prompt(req)
+    quick_tokens = engine.heal(quick_prompt)[0]
+    assert quick and len(full) > FULL_FIRST_WITHIN * len(quick_tokens)
+    calls = recorded_prefills(monkeypatch, engine.backend)
+    engine.prefill(req, threading.Event())
+    assert calls == [quick_tokens, full]
+
+
+def test_near_the_cache_idle_work_evaluates_the_full_window_alone(engine, monkeypatch):
+    req = request(WIDE_QUICK)
+    full = full_tokens(engine, req)
+    quick_tokens = engine.heal(engine.choose_prompt(req)[0])[0]
+    # what a nearby place left in the cache: all of the full prompt but `left` tokens
+    left = len(quick_tokens) + QUICK_SAVES_AT_LEAST + 2
+    assert left <= FULL_FIRST_WITHIN * len(quick_tokens) and left < len(full)
+    engine.backend.prefill(full[: len(full) - left], threading.Event())
+    assert engine.choose_prompt(req)[1]  # a request now would still be answered from the short window
+    calls = recorded_prefills(monkeypatch, engine.backend)
+    assert engine.prefill(req, threading.Event()) == left
+    assert calls == [full]
+    result = engine.complete(req)
+    assert result.source == "model" and not result.quick and result.stats.evaluated_tokens == 1
 
 
 def test_after_a_full_answer_the_follow_up_speculates_the_completion_after_accepting(engine, tiny_gguf):
