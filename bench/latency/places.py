@@ -13,7 +13,8 @@ Three typing patterns over real standard-library files, the same engines as run.
 
 seekcode@P/S is seekcode with a short first window of P prefix and S suffix tokens (the default
 is 320/80; seekcode@0/0 has none, so every request uses the full window). seekcode+shift is seekcode
-with shifted reuse on; the two combine (seekcode+shift@0/0). seekcode-before is
+with shifted reuse on; the two combine (seekcode+shift@0/0). seekcode-short-first is seekcode
+whose idle work always evaluates the short window before the full one (before FULL_FIRST_WITHIN). seekcode-before is
 seekcode without the short first window, idle work and the generation time limit (what issue 16
 started from). --pause-ms gives each engine the user's time between an
 answer and the next request; seekcode's idle work (widening a short window, speculating the
@@ -182,7 +183,7 @@ def seekcode_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any
     of P prefix and S suffix tokens (`@P/S`; `@0/0`: none)."""
     base, _, window = name.partition("@")
     if base not in ("seekcode", "seekcode+shift"):
-        raise SystemExit(f"unknown engine {name!r}; choose from seekcode[+shift][@PREFIX/SUFFIX], seekcode-before, "
+        raise SystemExit(f"unknown engine {name!r}; choose from seekcode[+shift][@PREFIX/SUFFIX], seekcode-short-first, seekcode-before, "
                          "naive, llama-server.")
     if base == "seekcode+shift":
         settings = dataclasses.replace(settings, shift_reuse=True)
@@ -198,6 +199,11 @@ def seekcode_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any
 
 
 def make_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any:
+    if name == "seekcode-short-first":  # idle work always evaluates the short window first, as before
+        arm = seekcode_arm("seekcode", args, settings)
+        arm.engine.full_first_within = 0.0
+        arm.name = name
+        return arm
     if name == "seekcode-before":
         return BeforeArm(args.model, settings)
     if name == "naive":
