@@ -112,6 +112,21 @@ def requests_for(pattern: str, every: int, total: int, chars: int,
     return visits(scripts, iter(range(len(scripts))), every, total)
 
 
+def add_request_arguments(parser: argparse.ArgumentParser, requests: int = 60, modules: str = "textwrap") -> None:
+    """The options that choose the requests (requests_from), shared by the scripts over these patterns."""
+    parser.add_argument("--pattern", choices=PATTERNS, default="move")
+    parser.add_argument("--every", type=int, default=10, help="requests between moves (K)")
+    parser.add_argument("--requests", type=int, default=requests, help="requests per run (per module with --modules)")
+    parser.add_argument("--modules", default=modules,
+                        help="move pattern: the standard-library modules typed in, one after the other")
+    parser.add_argument("--chars", type=int, default=150, help="characters typed per place")
+
+
+def requests_from(args: argparse.Namespace) -> list[latency.TypingRequest]:
+    modules = tuple(name.strip() for name in args.modules.split(",") if name.strip())
+    return requests_for(args.pattern, args.every, args.requests, args.chars, modules)
+
+
 EARLY_REQUESTS = 4  # first-line matches are shown apart for the first requests after a move
 
 
@@ -216,12 +231,7 @@ def make_arm(name: str, args: argparse.Namespace, settings: Settings) -> Any:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--pattern", choices=PATTERNS, default="move")
-    parser.add_argument("--every", type=int, default=10, help="requests between moves (K)")
-    parser.add_argument("--requests", type=int, default=60, help="requests per run (per module with --modules)")
-    parser.add_argument("--modules", default="textwrap",
-                        help="move pattern: the standard-library modules typed in, one after the other")
-    parser.add_argument("--chars", type=int, default=150, help="characters typed per place")
+    add_request_arguments(parser)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ctx-size", type=int, default=4096)
@@ -251,8 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                         quick_prefix_tokens=args.quick_prefix_tokens, quick_suffix_tokens=args.quick_suffix_tokens,
                         prefill=args.prefill,
                         shift_reuse=args.shift_reuse)
-    modules = tuple(name.strip() for name in args.modules.split(",") if name.strip())
-    requests = requests_for(args.pattern, args.every, args.requests, args.chars, modules)
+    requests = requests_from(args)
     print(f"{len(requests)} requests, {sum(r.place != p.place for r, p in zip(requests[1:], requests))+1} visits")
 
     from tqdm import tqdm

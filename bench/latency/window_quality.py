@@ -75,11 +75,7 @@ def rates(records: list[dict]) -> tuple[float, float, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--pattern", choices=places.PATTERNS, default="move")
-    parser.add_argument("--every", type=int, default=10)
-    parser.add_argument("--requests", type=int, default=120, help="requests per module")
-    parser.add_argument("--modules", default="textwrap")
-    parser.add_argument("--chars", type=int, default=150)
+    places.add_request_arguments(parser, requests=120)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--windows", default="1024/256,320/80")
     parser.add_argument("--context-size", type=int, default=BackendOptions.context_size,
@@ -88,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="reuse cached runs at shifted positions (approximate) instead of evaluating them")
     args = parser.parse_args(argv)
     os.environ.setdefault(*latency.OPENMP_WAIT_POLICY)
-    modules = tuple(name.strip() for name in args.modules.split(",") if name.strip())
-    requests = places.requests_for(args.pattern, args.every, args.requests, args.chars, modules)
+    requests = places.requests_from(args)
     backend = LocalBackend(args.model, BackendOptions(context_size=args.context_size, threads=args.threads, warm_places=0, shift_reuse=args.shift_reuse))
 
     from tqdm import tqdm
