@@ -279,19 +279,19 @@ class CompletionEngine:
         """The full prompt, or the short window's when the cache holds little of the full one
         (the cursor moved) and the short one costs at least QUICK_SAVES_AT_LEAST tokens less.
         True with the short one."""
-        full, quick = self._candidates(request)
-        if quick is None:
-            return full.prompt, False
-        return quick.prompt, True
-
-    def _candidates(self, request: CompletionRequest) -> tuple["_Candidate", "_Candidate | None"]:
-        """The full prompt, and the short window's when choose_prompt would answer from it."""
-        full = self._candidate(self.build_prompt(request))
+        full = self.build_prompt(request)
         quick_request = self._quick(request)
-        if quick_request is None or full.pending <= QUICK_SAVES_AT_LEAST:
-            return full, None
+        if quick_request is None:
+            return full, False
+        quick = self._short_window(self._candidate(full), quick_request)
+        return (full, False) if quick is None else (quick.prompt, True)
+
+    def _short_window(self, full: "_Candidate", quick_request: CompletionRequest) -> "_Candidate | None":
+        """The short window's prompt, when answering from it saves at least QUICK_SAVES_AT_LEAST tokens."""
+        if full.pending <= QUICK_SAVES_AT_LEAST:
+            return None
         quick = self._candidate(self.build_prompt(quick_request))
-        return full, quick if quick.pending + QUICK_SAVES_AT_LEAST <= full.pending else None
+        return quick if quick.pending + QUICK_SAVES_AT_LEAST <= full.pending else None
 
     def _candidate(self, prompt: Prompt) -> "_Candidate":
         tokens = self.heal(prompt)[0]
@@ -309,7 +309,9 @@ class CompletionEngine:
         short one); return the tokens evaluated. Idle work: stops at `abort`."""
         if not isinstance(self.backend, Prefilling) or not self.use_cache:
             return 0
-        full, quick = self._candidates(request)
+        full = self._candidate(self.build_prompt(request))
+        quick_request = self._quick(request)
+        quick = None if quick_request is None else self._short_window(full, quick_request)
         done = 0
         if quick is not None and full.pending > self.full_first_within * quick.pending:
             done += self.backend.prefill(quick.tokens, abort)
