@@ -18,15 +18,16 @@ whose idle work always evaluates the short window before the full one (before FU
 seekcode without the short first window, idle work and the generation time limit (what issue 16
 started from). --pause-ms gives each engine the user's time between an
 answer and the next request; seekcode's idle work (widening a short window, speculating the
-next completion, or after a type-through answer the prefill that each edit asks for) runs in it
-and is aborted when it ends, a chunk in flight counting in the
-next request's latency. --type-ms-per-char adds the time the user takes to type the characters
+next completion, the prefill that an edit asks for) runs in it on the server's worker thread,
+and goes on past it until a request that needs the model aborts it (a type-through answer
+does not). --type-ms-per-char adds the time the user takes to type the characters
 between two requests at a place (200 ms is about 50 words a minute). --rest-ms is the time the cursor rests at a new place before the first
 request there (the user reads, then starts typing): seekcode's editor clients report the
 resting cursor (seekcode/cursor) and the server prefills there meanwhile; the other engines
 hear of a place only from its first request.
 
-Each run replays the same requests to every engine in the same process; the table gives
+Each run replays the same requests to every engine in the same process, one engine after
+the other (seekcode's idle work runs in the background); the table gives
 the median over runs of each figure (p50/p95 over cold requests, warm requests and all),
 the ratio against llama-server where it runs, and first-line match. JSON goes to
 bench/results/places-<pattern>-<time>.json.
@@ -271,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.runs):
         arms = [make_arm(name, args, settings) for name in names]  # fresh caches every run
         try:
-            with tqdm(total=len(requests), unit="req") as bar:
+            with tqdm(total=len(requests) * len(arms), unit="req") as bar:
                 records = latency.run(arms, requests, lambda index: bar.update(1), args.pause_ms / 1000,
                                       args.rest_ms / 1000, args.type_ms_per_char / 1000)
         finally:

@@ -4,7 +4,7 @@ Replays typing a few hundred characters in several places of a real Python file 
 standard library's textwrap.py by default), one keystroke at a time, and requests a
 completion at word boundaries, as an editor does once its debounce fires (after a
 space, punctuation or a newline; a newline brings the next line's indentation with it,
-like an auto-indenting editor). Every request goes to three engines side by side:
+like an auto-indenting editor). Every request goes to three engines in the same run, one engine after the other:
 
   seekcode      lsp_server.features.completion with KV-prefix reuse, the append-only
                 prompt layout, type-through cache, streaming early stop
@@ -45,6 +45,8 @@ import time
 import tokenize
 import urllib.error
 import urllib.request
+from concurrent import futures
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -57,7 +59,8 @@ from lsp_server.engine.cache import CompletionCache  # noqa: E402
 from lsp_server.engine.families import Layout  # noqa: E402
 from lsp_server.default_model import bundled_model_path  # noqa: E402
 from lsp_server.features.completion import CompletionEngine, CompletionRequest  # noqa: E402
-from lsp_server.features.runtime import engine_layout  # noqa: E402
+from lsp_server.engine.scheduler import Scheduler  # noqa: E402
+from lsp_server.features.runtime import IDLE_JOB_KEY, engine_layout, idle_place  # noqa: E402
 from lsp_server.settings import FIM_LAYOUTS, ModelChoice, Settings  # noqa: E402
 
 DEFAULT_SERVER = REPO_ROOT / "bench" / "work" / "build-server" / "bin" / "llama-server"
@@ -193,6 +196,10 @@ class Answer:
 
 
 class SeekcodeArm:
+    """seekcode as its server runs it: completions and idle work (prefill, widening,
+    speculation) on one worker thread (the server's Scheduler), type-through answered
+    without the worker, so a cache hit never stops the idle work that is running."""
+
     name = "seekcode"
 
     def __init__(self, model: Path, settings: Settings, reuse: bool = True) -> None:
@@ -206,16 +213,20 @@ class SeekcodeArm:
             self.backend, layout=Layout.PSM, use_cache=False
         )
         self.settings = settings
-        self._idle_job = None  # the engine's follow-up work after the last answer
-        self._overrun_ms = 0.0  # idle work that ran past the pause delays the next request
+        self.scheduler = Scheduler(name="bench-seekcode-worker")
+        self._idle: Future | None = None  # the idle work submitted last
 
     def complete(self, request: TypingRequest) -> Answer:
         started = time.perf_counter()
         completion = self._completion(request)
-        result = self.engine.complete(completion)
-        latency = (time.perf_counter() - started) * 1000 + self._overrun_ms
-        self._overrun_ms = 0.0
-        self._idle_job = self.engine.follow_up(completion, result) or self._edit_prefill(completion)
+        result = self.engine.from_cache(completion)
+        if result is None:  # a newer job aborts the running idle work, as in the server
+            result = self.scheduler.submit(completion.uri, lambda abort: self.engine.complete(completion, abort)).result()
+        latency = (time.perf_counter() - started) * 1000
+        if result.source == "model":
+            job = self.engine.follow_up(completion, result) or self._edit_prefill(completion)
+            if job is not None:
+                self._submit_idle(completion, job)
         text = result.suggestions[0].text if result.suggestions else ""
         evaluated = result.stats.evaluated_tokens if result.stats else 0
         return Answer(text, latency, result.source == "cache", evaluated, result.quick)
@@ -226,10 +237,13 @@ class SeekcodeArm:
 
     def _edit_prefill(self, completion: CompletionRequest):
         """The server's idle work while the user types on at this cursor: each edit prefills the
-        prompt there (widening a short window), unless the cache answers there."""
+        prompt there (widening a short window); after a type-through answer it submits nothing."""
         if not self.settings.prefill:
             return None
         return lambda abort: self.engine.prefill(completion, abort)
+
+    def _submit_idle(self, completion: CompletionRequest, job) -> None:
+        self._idle = self.scheduler.submit(IDLE_JOB_KEY, job, idle=True, place=idle_place(completion))
 
     def arrive(self, request: TypingRequest, seconds: float) -> None:
         """The cursor came to rest at a new place `seconds` before the first request there: the
@@ -237,27 +251,18 @@ class SeekcodeArm:
         work, replacing whatever idle work was left from the last place."""
         completion = self._completion(request)
         if self.settings.prefill and self.engine.from_cache(completion) is None:
-            self._idle_job = lambda abort: self.engine.prefill(completion, abort)
+            self._submit_idle(completion, lambda abort: self.engine.prefill(completion, abort))
         self.pause(seconds)
 
     def pause(self, seconds: float) -> None:
-        """The user's time before the next request: the engine's idle work runs (as the server's
-        scheduler runs it) and is aborted when the pause ends; a chunk still in flight then
-        counts in the next request's latency."""
-        job, self._idle_job = self._idle_job, None
-        if job is None or seconds <= 0:
-            return
-        abort = threading.Event()
-        timer = threading.Timer(seconds, abort.set)
-        started = time.perf_counter()
-        timer.start()
-        try:
-            job(abort)
-        finally:
-            timer.cancel()
-        self._overrun_ms = max(0.0, (time.perf_counter() - started - seconds) * 1000)
+        """The user's time before the next request; the idle work runs on the worker meanwhile
+        and goes on after it until a request that needs the model aborts it. Returns early when
+        the worker has nothing left to do."""
+        if self._idle is not None and seconds > 0:
+            futures.wait([self._idle], timeout=seconds)
 
     def close(self) -> None:
+        self.scheduler.close()
         self.backend.close()
 
 
@@ -529,18 +534,19 @@ def typing_seconds(request: TypingRequest, following: TypingRequest | None, char
 
 def run(arms: list[Any], requests: list[TypingRequest], progress: Callable[[int], None],
         pause_seconds: float = 0.0, rest_seconds: float = 0.0, char_seconds: float = 0.0) -> dict[str, list[Record]]:
-    """Every request to every arm in turn; after its answer an arm that has idle work (seekcode)
-    gets `pause_seconds` of the user's time for it before its next request, plus `char_seconds`
-    for each character typed before that request, and `rest_seconds` where the cursor rests at a
-    new place before the first request there."""
+    """Every request to one arm after the other; after its answer an arm that has idle work
+    (seekcode) gets `pause_seconds` of the user's time for it before its next request, plus
+    `char_seconds` for each character typed before that request, and `rest_seconds` where the
+    cursor rests at a new place before the first request there. One arm at a time, since
+    seekcode's idle work goes on in the background past a pause, as in its server."""
     records: dict[str, list[Record]] = {arm.name: [] for arm in arms}
-    previous_place = None
-    for index, request in enumerate(requests):
-        following = requests[index + 1] if index + 1 < len(requests) else None
-        pause = pause_seconds + typing_seconds(request, following, char_seconds)
-        first_at_place = request.place != previous_place
-        previous_place = request.place
-        for arm in arms:
+    for arm in arms:
+        previous_place = None
+        for index, request in enumerate(requests):
+            following = requests[index + 1] if index + 1 < len(requests) else None
+            pause = pause_seconds + typing_seconds(request, following, char_seconds)
+            first_at_place = request.place != previous_place
+            previous_place = request.place
             if first_at_place and rest_seconds > 0 and hasattr(arm, "arrive"):
                 arm.arrive(request, rest_seconds)
             answer = arm.complete(request)
@@ -552,7 +558,9 @@ def run(arms: list[Any], requests: list[TypingRequest], progress: Callable[[int]
             ))
             if pause > 0 and hasattr(arm, "pause"):
                 arm.pause(pause)
-        progress(index)
+            progress(index)
+        if hasattr(arm, "scheduler"):  # its idle work must not run on behind the next arm's requests
+            arm.scheduler.close()
     return records
 
 
@@ -643,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
             arm.complete(warm_up)
         typed = sum(end - start for start, end in spans)
         print(f"typing {typed} characters in {len(spans)} places of {source_path} -> {len(requests)} requests")
-        with tqdm(total=len(requests), unit="req") as bar:
+        with tqdm(total=len(requests) * len(arms), unit="req") as bar:
             records = run(arms, requests, lambda index: bar.update(1))
     finally:
         for arm in arms:
