@@ -208,11 +208,14 @@ class SeekcodeArm:
         self.backend = LocalBackend(model, options)
         bundled = bundled_model_path()
         choice = ModelChoice(model, "bundled" if bundled and model.resolve() == bundled.resolve() else "setting")
-        self.engine = CompletionEngine(self.backend, layout=engine_layout(settings, choice)) if reuse else CompletionEngine(
+        self._serve(CompletionEngine(self.backend, layout=engine_layout(settings, choice)) if reuse else CompletionEngine(
             self.backend, layout=Layout.PSM, use_cache=False
-        )
+        ), settings)
+
+    def _serve(self, engine: CompletionEngine, settings: Settings) -> None:
+        self.engine = engine
         self.settings = settings
-        self.scheduler = Scheduler(name="bench-seekcode-worker")
+        self.scheduler = Scheduler(name=f"bench-{self.name}-worker")
         self._idle: Future | None = None  # the idle work submitted last
 
     def complete(self, request: TypingRequest) -> Answer:
@@ -236,7 +239,7 @@ class SeekcodeArm:
 
     def _edit_prefill(self, completion: CompletionRequest):
         """The server's idle work while the user types on at this cursor: each edit prefills the
-        prompt there (widening a short window); after a type-through answer it submits nothing."""
+        prompt there (widening a short window), unless the cache answers there."""
         if not self.settings.prefill:
             return None
         return lambda abort: self.engine.prefill(completion, abort)
@@ -408,10 +411,10 @@ class HttpArm(SeekcodeArm):
         self.backend = HttpBackend(HttpOptions(url=self.server.url, context_size=settings.context_size, read_timeout=600))
         bundled = bundled_model_path()
         choice = ModelChoice(model, "bundled" if bundled and model.resolve() == bundled.resolve() else "setting")
-        self.engine = CompletionEngine(self.backend, layout=engine_layout(settings, choice))
-        self.settings = settings
+        self._serve(CompletionEngine(self.backend, layout=engine_layout(settings, choice)), settings)
 
     def close(self) -> None:
+        self.scheduler.close()
         self.backend.close()
         if self.owns_server:
             self.server.close()
